@@ -1,0 +1,24 @@
+use clap::Parser as _;
+use meshctl::cli::{self, Cli, EXIT_FAILED};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { EXIT_FAILED } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MESHCTL_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let code = match cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{}", cli::report(&err));
+            EXIT_FAILED
+        }
+    };
+    std::process::exit(code);
+}

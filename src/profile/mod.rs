@@ -1,0 +1,12 @@
+//! Deployment profiles (`profiles/<name>.yaml`): loading, checking against
+//! the profile schema, and resolving one environment into an effective
+//! target; plus the values stack that turns a profile into chart values.
+
+mod model;
+pub mod set;
+pub mod values;
+
+pub use model::{
+    list_profiles, load_profile, Cache, Cluster, Database, EffectiveProfile, Ingress, Observability, Profile,
+    ProfileError, Provider, Registry, Secrets, Target, Tls, ENVIRONMENTS,
+};
