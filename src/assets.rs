@@ -31,10 +31,7 @@ pub struct Assets {
 impl Assets {
     /// The assets compiled into this binary.
     pub fn embedded() -> Self {
-        let files = embedded::EMBEDDED
-            .iter()
-            .map(|(path, bytes)| ((*path).to_owned(), bytes.to_vec()))
-            .collect();
+        let files = embedded::EMBEDDED.iter().map(|(path, bytes)| ((*path).to_owned(), bytes.to_vec())).collect();
         Assets { origin: Origin::Embedded, files }
     }
 
@@ -70,11 +67,8 @@ impl Assets {
 
     /// The text of one file, or an error naming it.
     pub fn text(&self, rel: &str) -> Result<&str> {
-        let bytes = self
-            .get(rel)
-            .ok_or_else(|| Error::Assets(format!("missing file `{}`", self.display_path(rel))))?;
-        std::str::from_utf8(bytes)
-            .map_err(|e| Error::Assets(format!("`{}` is not UTF-8: {e}", self.display_path(rel))))
+        let bytes = self.get(rel).ok_or_else(|| Error::Assets(format!("missing file `{}`", self.display_path(rel))))?;
+        std::str::from_utf8(bytes).map_err(|e| Error::Assets(format!("`{}` is not UTF-8: {e}", self.display_path(rel))))
     }
 
     /// Files directly or indirectly under `dir/`, in sorted order.

@@ -79,10 +79,7 @@ pub(crate) fn violation_lines(violations: &[Violation]) -> String {
 
 /// Checks `instance` against a compiled JSON schema and returns every
 /// violation, sorted by pointer so messages are stable.
-pub(crate) fn schema_violations(
-    validator: &jsonschema::Validator,
-    instance: &serde_json::Value,
-) -> Vec<Violation> {
+pub(crate) fn schema_violations(validator: &jsonschema::Validator, instance: &serde_json::Value) -> Vec<Violation> {
     let mut out: Vec<Violation> = validator
         .iter_errors(instance)
         .map(|e| Violation { pointer: e.instance_path().to_string(), message: e.to_string() })

@@ -303,8 +303,9 @@ pub fn load_profile(assets: &Assets, name: &str) -> Result<Profile> {
     let schema_text = assets.text(SCHEMA_PATH)?;
     let schema: Value = serde_json::from_str(schema_text)
         .map_err(|e| Error::Assets(format!("`{}` is not JSON: {e}", assets.display_path(SCHEMA_PATH))))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH))))?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+        Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH)))
+    })?;
     let violations = schema_violations(&validator, &document);
     if !violations.is_empty() {
         return Err(ProfileError::Invalid { file, violations }.into());
@@ -345,10 +346,8 @@ impl Profile {
         base_map.remove("environments");
         let values = base_map.remove("values").unwrap_or_else(|| Value::Object(Map::new()));
         let mut overrides = env_doc.clone();
-        let environment_values = overrides
-            .as_object_mut()
-            .and_then(|m| m.remove("values"))
-            .unwrap_or_else(|| Value::Object(Map::new()));
+        let environment_values =
+            overrides.as_object_mut().and_then(|m| m.remove("values")).unwrap_or_else(|| Value::Object(Map::new()));
         merge_into(&mut base, overrides);
 
         let target: Target = serde_json::from_value(base.clone()).map_err(|e| ProfileError::Invalid {
@@ -423,7 +422,10 @@ fn target_rules(t: &Target, env: &str) -> Vec<Violation> {
             bad("/spec/registry/mirror", "an offline profile must pull from a local mirror (mirror: true)".into());
         }
         if t.database.mode != "in-cluster" || t.cache.mode != "in-cluster" {
-            bad("/spec/database/mode", "an offline profile has no managed services: database and cache must be in-cluster".into());
+            bad(
+                "/spec/database/mode",
+                "an offline profile has no managed services: database and cache must be in-cluster".into(),
+            );
         }
         if t.storage_provisioner.is_none() {
             bad("/spec/storageProvisioner", "an offline profile must name the provisioner of its storage class".into());

@@ -141,7 +141,9 @@ pub fn merge_into(base: &mut Value, overlay: Value) {
 /// result matches Helm's coalescing.
 fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         other => other,
     }
 }
@@ -198,13 +200,23 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
     let defaults_file = assets.display_path(&defaults_path);
     let defaults_text = assets.text(&defaults_path)?;
     let mut merged = as_map(&defaults_file, yaml::parse_one(&defaults_file, defaults_text)?)?;
-    layers.push(LayerRecord { source: "chart", file: Some(defaults_path.clone()), flag: None, sha256: sha256(defaults_text.as_bytes()) });
+    layers.push(LayerRecord {
+        source: "chart",
+        file: Some(defaults_path.clone()),
+        flag: None,
+        sha256: sha256(defaults_text.as_bytes()),
+    });
     provenance.push((format!("chart defaults `{defaults_file}`"), merged.clone()));
 
     let mut profile_layer = profile_values(profile);
     merge_into(&mut profile_layer, profile.values.clone());
     let profile_text = assets.text(&profile.rel_path)?;
-    layers.push(LayerRecord { source: "profile", file: Some(profile.rel_path.clone()), flag: None, sha256: sha256(profile_text.as_bytes()) });
+    layers.push(LayerRecord {
+        source: "profile",
+        file: Some(profile.rel_path.clone()),
+        flag: None,
+        sha256: sha256(profile_text.as_bytes()),
+    });
     provenance.push((format!("profile `{}`", profile.file), profile_layer.clone()));
     merge_into(&mut merged, profile_layer);
 
@@ -214,18 +226,28 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
         flag: None,
         sha256: sha256(serde_json::to_string(&profile.environment_values).unwrap_or_default().as_bytes()),
     });
-    provenance.push((format!("environment `{}` of `{}`", profile.environment, profile.file), profile.environment_values.clone()));
+    provenance.push((
+        format!("environment `{}` of `{}`", profile.environment, profile.file),
+        profile.environment_values.clone(),
+    ));
     merge_into(&mut merged, profile.environment_values.clone());
 
     for name in &profile.target.offline_values {
         let rel = format!("offline-values/{name}");
         let file = assets.display_path(&rel);
         let Some(bytes) = assets.get(&rel) else {
-            return Err(ValuesError::MissingOverlay { profile: profile.name.clone(), name: name.clone(), path: file }.into());
+            return Err(
+                ValuesError::MissingOverlay { profile: profile.name.clone(), name: name.clone(), path: file }.into()
+            );
         };
         let text = assets.text(&rel)?;
         let layer = as_map(&file, yaml::parse_one(&file, text)?)?;
-        layers.push(LayerRecord { source: "offline-values", file: Some(rel.clone()), flag: None, sha256: sha256(bytes) });
+        layers.push(LayerRecord {
+            source: "offline-values",
+            file: Some(rel.clone()),
+            flag: None,
+            sha256: sha256(bytes),
+        });
         provenance.push((format!("offline values `{file}`"), layer.clone()));
         merge_into(&mut merged, layer);
     }
@@ -256,7 +278,12 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
         apply_set(&mut merged, set.expr(), as_string).map_err(invalid)?;
         let mut alone = Value::Object(Map::new());
         apply_set(&mut alone, set.expr(), as_string).map_err(invalid)?;
-        layers.push(LayerRecord { source: "set", file: None, flag: Some(set.flag()), sha256: sha256(set.expr().as_bytes()) });
+        layers.push(LayerRecord {
+            source: "set",
+            file: None,
+            flag: Some(set.flag()),
+            sha256: sha256(set.expr().as_bytes()),
+        });
         provenance.push((format!("{} `{}`", set.flag(), set.expr()), alone));
     }
 
@@ -276,7 +303,9 @@ fn check_schema(assets: &Assets, merged: &Value, provenance: &[(String, Value)])
         return Ok(());
     }
     for v in &mut violations {
-        if let Some((layer, _)) = provenance.iter().rev().find(|(_, tree)| tree.pointer(&v.pointer).is_some() && !v.pointer.is_empty()) {
+        if let Some((layer, _)) =
+            provenance.iter().rev().find(|(_, tree)| tree.pointer(&v.pointer).is_some() && !v.pointer.is_empty())
+        {
             v.message = format!("{} (set by {layer})", v.message);
         }
     }

@@ -70,12 +70,8 @@ impl Engine {
     /// Template names in sorted order, without partials (names starting
     /// with `_`).
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .sources
-            .keys()
-            .filter(|n| !n.rsplit('/').next().unwrap_or(n).starts_with('_'))
-            .cloned()
-            .collect();
+        let mut names: Vec<String> =
+            self.sources.keys().filter(|n| !n.rsplit('/').next().unwrap_or(n).starts_with('_')).cloned().collect();
         names.sort();
         names
     }
@@ -165,11 +161,18 @@ fn b64enc_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Valu
 /// when a digest is set, else `registry/repository:tag` (the image's tag, or
 /// `tag`, the chart's appVersion). `image.registry` overrides `registry`.
 fn image_ref(args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let image = args.get("image").and_then(Value::as_object).ok_or_else(|| tera::Error::msg("`image_ref` needs `image`, a map"))?;
+    let image = args
+        .get("image")
+        .and_then(Value::as_object)
+        .ok_or_else(|| tera::Error::msg("`image_ref` needs `image`, a map"))?;
     let field = |k: &str| image.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let registry = field("registry").or_else(|| args.get("registry").and_then(Value::as_str)).unwrap_or_default();
     let repository = field("repository").ok_or_else(|| tera::Error::msg("`image_ref`: image has no `repository`"))?;
-    let base = if registry.is_empty() { repository.to_owned() } else { format!("{}/{repository}", registry.trim_end_matches('/')) };
+    let base = if registry.is_empty() {
+        repository.to_owned()
+    } else {
+        format!("{}/{repository}", registry.trim_end_matches('/'))
+    };
     if let Some(digest) = field("digest") {
         return Ok(Value::String(format!("{base}@{digest}")));
     }

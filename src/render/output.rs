@@ -15,7 +15,10 @@ use crate::render::RenderSet;
 pub fn write_out_dir(set: &RenderSet, out: &Path) -> Result<()> {
     if out.exists() {
         if !out.is_dir() {
-            return Err(Error::OutputRefused { path: out.to_owned(), reason: "it exists and is not a directory".into() });
+            return Err(Error::OutputRefused {
+                path: out.to_owned(),
+                reason: "it exists and is not a directory".into(),
+            });
         }
         let empty = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?.next().is_none();
         if !empty && !out.join("render.json").is_file() {

@@ -88,9 +88,21 @@ pub fn tier_of(kind: &str) -> u8 {
     match kind {
         "CustomResourceDefinition" => 0,
         "Namespace" => 1,
-        "ServiceAccount" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "ConfigMap" | "Secret"
-        | "PersistentVolumeClaim" | "StorageClass" | "PriorityClass" | "LimitRange" | "ResourceQuota"
-        | "SecretStore" | "ClusterSecretStore" | "ExternalSecret" => 2,
+        "ServiceAccount"
+        | "Role"
+        | "ClusterRole"
+        | "RoleBinding"
+        | "ClusterRoleBinding"
+        | "ConfigMap"
+        | "Secret"
+        | "PersistentVolumeClaim"
+        | "StorageClass"
+        | "PriorityClass"
+        | "LimitRange"
+        | "ResourceQuota"
+        | "SecretStore"
+        | "ClusterSecretStore"
+        | "ExternalSecret" => 2,
         "Service" => 3,
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Pod" | "CronJob" => 4,
         "Job" => 6,
@@ -98,8 +110,15 @@ pub fn tier_of(kind: &str) -> u8 {
     }
 }
 
-const CLUSTER_SCOPED: &[&str] =
-    &["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PriorityClass", "ClusterSecretStore"];
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "ClusterSecretStore",
+];
 
 /// Renders the chart and the Terraform module for one profile environment
 /// with already-built values.
@@ -130,7 +149,11 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
             text: numbered(&text),
         })?;
         for (i, mut object) in docs.into_iter().enumerate() {
-            check_object(&object).map_err(|message| RenderError::Output { template: shown.clone(), document: i + 1, message })?;
+            check_object(&object).map_err(|message| RenderError::Output {
+                template: shown.clone(),
+                document: i + 1,
+                message,
+            })?;
             let kind = object["kind"].as_str().unwrap_or_default().to_owned();
             let cluster_scoped = CLUSTER_SCOPED.contains(&kind.as_str());
             if cluster_scoped {
@@ -146,7 +169,9 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
             let file_name = format!("{tier:02}-{}-{}.yaml", kind.to_ascii_lowercase(), file_safe(&obj_name));
             if let Some(first) = seen.insert(file_name.clone(), shown.clone()) {
                 let ns = object["metadata"]["namespace"].as_str().map(|n| format!("{n}/")).unwrap_or_default();
-                return Err(RenderError::Duplicate { kind, name: format!("{ns}{obj_name}"), first, second: shown }.into());
+                return Err(
+                    RenderError::Duplicate { kind, name: format!("{ns}{obj_name}"), first, second: shown }.into()
+                );
             }
             let yaml = yaml::to_yaml_string(&object);
             objects.push(RenderedObject { file_name, tier, template: name.clone(), object, yaml });
@@ -165,10 +190,14 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
         terraform.insert(name.clone(), tf_engine.render(&name, &tf_context)?);
     }
     if terraform.is_empty() {
-        return Err(Error::Assets(format!("no Terraform module for provider `{provider}` in `{}`", assets.display_path(&tf_dir))));
+        return Err(Error::Assets(format!(
+            "no Terraform module for provider `{provider}` in `{}`",
+            assets.display_path(&tf_dir)
+        )));
     }
     let vars = tfvars(profile, merged);
-    terraform.insert("terraform.tfvars.json".into(), format!("{}\n", serde_json::to_string_pretty(&vars).expect("JSON")));
+    terraform
+        .insert("terraform.tfvars.json".into(), format!("{}\n", serde_json::to_string_pretty(&vars).expect("JSON")));
 
     let values_yaml = yaml::to_yaml_string(merged);
     let record = json!({

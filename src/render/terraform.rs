@@ -52,7 +52,10 @@ pub fn tfvars(profile: &EffectiveProfile, values: &Value) -> Value {
             extra.insert("storage_class_name".into(), json!(t.storage_class));
             extra.insert("storage_provisioner".into(), json!(t.storage_provisioner));
             extra.insert("registry_server".into(), json!(server));
-            extra.insert("registry_pull_secret_name".into(), json!(t.registry.pull_secret.as_deref().unwrap_or("registry")));
+            extra.insert(
+                "registry_pull_secret_name".into(),
+                json!(t.registry.pull_secret.as_deref().unwrap_or("registry")),
+            );
             extra.insert("kubeconfig_path".into(), json!(t.cluster.kubeconfig_path));
             extra.insert("kube_context".into(), json!(t.cluster.kube_context.as_deref().unwrap_or("")));
         }

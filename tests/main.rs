@@ -1,0 +1,10 @@
+//! Integration tests: one binary, driving the real `meshctl` executable.
+
+mod util;
+
+mod cli;
+mod errors;
+mod golden;
+mod injection;
+mod kube_types;
+mod terraform;
