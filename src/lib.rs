@@ -28,6 +28,7 @@ pub mod error;
 pub mod ops;
 pub mod profile;
 pub mod render;
+pub mod validate;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -8,9 +8,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::assets::Assets;
 use crate::error::{Error, Result};
-use crate::ops::{self, RenderRequest};
-use crate::profile::{list_profiles, load_profile};
+use crate::ops::{self, RenderRequest, ValidateTarget};
+use crate::profile::{list_profiles, load_profile, ProfileError};
 use crate::render::{write_out_dir, write_stream};
+use crate::validate::lint::LintOptions;
+use crate::validate::report::{write_json, write_junit, write_sarif, write_text, TextOptions};
+use crate::validate::ValidateOptions;
+use crate::values::ValuesError;
 use crate::values::{SetValue, UserValues};
 use crate::yaml;
 
@@ -53,6 +57,94 @@ pub enum Command {
     /// --out -), prints the manifests to stdout as one YAML stream, ready
     /// for `kubectl apply -f -`.
     Render(RenderArgs),
+    /// Validate Kubernetes manifests, CRDs, Terraform modules and policy,
+    /// offline.
+    ///
+    /// Built-in kinds are decoded strictly against the Kubernetes types
+    /// compiled in (unknown fields and duplicate keys are errors, as with
+    /// `kubectl --validate=strict`); custom resources against the CRDs in the
+    /// input and in --crds, or schemas found through --schema-location; then
+    /// the API server's own rules (names, labels, selectors, ports, probes,
+    /// quantities, duplicates) and policy lints. Directories are read
+    /// recursively (.yaml, .yml, .json; .tf files as Terraform modules); `-`
+    /// reads stdin. With --profile and --env, renders in memory and validates
+    /// everything it produces.
+    ///
+    /// Exit codes: 0 all valid or skipped, 1 something invalid, 2 an input
+    /// could not be found or the render failed.
+    Validate(ValidateArgs),
+}
+
+/// `meshctl validate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Files, directories or `-` (stdin).
+    #[arg(value_name = "PATH", required_unless_present = "profile")]
+    pub paths: Vec<String>,
+    /// Unknown fields and duplicate keys are errors; `--strict=false` relaxes.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub strict: bool,
+    /// Kubernetes version for --schema-location templates (built-in kinds
+    /// are checked against the compiled-in version).
+    #[arg(long, value_name = "V", default_value = crate::validate::KUBERNETES_VERSION)]
+    pub kube_version: String,
+    /// A directory of CustomResourceDefinitions; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub crds: Vec<PathBuf>,
+    /// A kubeconform-style schema location over local paths, e.g.
+    /// `schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json`; repeatable.
+    #[arg(long, value_name = "TPL")]
+    pub schema_location: Vec<String>,
+    /// Report kinds with no schema as skipped instead of invalid.
+    #[arg(long)]
+    pub ignore_missing_schemas: bool,
+    /// Namespace of namespaced objects that set none (for duplicates).
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+    /// End text output with a one-line summary of counts.
+    #[arg(long)]
+    pub summary: bool,
+    /// Text output also lists valid resources.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Disable a policy lint for the whole run; repeatable. Objects opt out
+    /// with the annotation `meshctl.dev/lint-disable: "id,id"`.
+    #[arg(long = "disable", value_name = "LINT")]
+    pub disable: Vec<String>,
+    /// Require images pinned by digest (on by default for offline profiles).
+    #[arg(long)]
+    pub require_digests: bool,
+    /// Render this profile in memory and validate the result (with --env).
+    #[arg(long, short = 'p', requires = "env", conflicts_with = "paths")]
+    pub profile: Option<String>,
+    /// Environment of --profile.
+    #[arg(long, short = 'e', requires = "profile")]
+    pub env: Option<String>,
+    /// Values file for --profile; repeatable.
+    #[arg(long = "values", short = 'f', value_name = "FILE", requires = "profile")]
+    pub values: Vec<PathBuf>,
+    /// --set for --profile; repeatable.
+    #[arg(long = "set", value_name = "K=V", requires = "profile")]
+    pub set: Vec<String>,
+    /// --set-string for --profile; repeatable.
+    #[arg(long = "set-string", value_name = "K=V", requires = "profile")]
+    pub set_string: Vec<String>,
+}
+
+/// Validation report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One line per problem (file:line: resource: severity [rule] at pointer: message).
+    Text,
+    /// The whole report as JSON.
+    Json,
+    /// JUnit XML (one test suite per file).
+    Junit,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
 }
 
 /// `meshctl profiles ...`.
@@ -155,12 +247,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             print_stdout(text.as_bytes())?;
         }
         Command::Render(args) => {
-            let mut sets: Vec<SetValue> = args.set.into_iter().map(SetValue::Typed).collect();
-            sets.extend(args.set_string.into_iter().map(SetValue::String));
             let request = RenderRequest {
                 profile: args.profile,
                 environment: args.env,
-                user_values: UserValues { files: args.values, sets },
+                user_values: user_values(args.values, args.set, args.set_string),
             };
             let set = ops::render(&assets, &request)?;
             match args.out {
@@ -182,8 +272,57 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             }
         }
+        Command::Validate(args) => return run_validate(&assets, args),
     }
     Ok(EXIT_OK)
+}
+
+fn user_values(files: Vec<PathBuf>, set: Vec<String>, set_string: Vec<String>) -> UserValues {
+    let mut sets: Vec<SetValue> = set.into_iter().map(SetValue::Typed).collect();
+    sets.extend(set_string.into_iter().map(SetValue::String));
+    UserValues { files, sets }
+}
+
+fn run_validate(assets: &Assets, args: ValidateArgs) -> Result<i32> {
+    let opts = ValidateOptions {
+        strict: args.strict,
+        kubernetes_version: args.kube_version,
+        crd_dirs: args.crds,
+        schema_locations: args.schema_location,
+        ignore_missing_schemas: args.ignore_missing_schemas,
+        default_namespace: args.namespace,
+        lints: LintOptions { disabled: args.disable, require_digests: args.require_digests },
+    };
+    let target = match (args.profile, args.env) {
+        (Some(profile), Some(environment)) => ValidateTarget::Render(RenderRequest {
+            profile,
+            environment,
+            user_values: user_values(args.values, args.set, args.set_string),
+        }),
+        _ => ValidateTarget::Paths(args.paths),
+    };
+    let report = match ops::validate(assets, &target, &opts) {
+        Ok(report) => report,
+        // With --profile, a profile or values that break their schema are
+        // what is being checked: invalid (1), not a failure to run (2).
+        Err(err @ (Error::Profile(ProfileError::Invalid { .. }) | Error::Values(ValuesError::Schema { .. }))) => {
+            eprintln!("{}", report(&err));
+            return Ok(EXIT_BAD);
+        }
+        Err(err) => return Err(err),
+    };
+    let mut buf = Vec::new();
+    let written = match args.output {
+        ReportFormat::Text => {
+            write_text(&report, &mut buf, TextOptions { summary: args.summary, verbose: args.verbose })
+        }
+        ReportFormat::Json => write_json(&report, &mut buf),
+        ReportFormat::Junit => write_junit(&report, &mut buf),
+        ReportFormat::Sarif => write_sarif(&report, &mut buf, env!("CARGO_PKG_VERSION")),
+    };
+    written.expect("writing to memory");
+    print_stdout(&buf)?;
+    Ok(if report.is_clean() { EXIT_OK } else { EXIT_BAD })
 }
 
 /// Writes data to stdout; a closed pipe (`meshctl ... | head`) is not an

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Benchmarks `meshctl render` against `helm template` on the same chart.
+#
+#   bash bench/render.sh
+#
+# 1. builds target/release/meshctl; installs Helm 3.8.1 (bench/install-helm.sh);
+# 2. renders offline/prod once with --out to get meshctl's merged values.yaml,
+#    and the same with 50 agents (a generated -f file);
+# 3. checks that `helm template` of bench/helm-chart/testmesh (a Go-template
+#    port of the Tera chart) with those values renders the same objects as
+#    meshctl (bench/compare.py);
+# 4. times, with hyperfine (--warmup 3 --runs 30), stdout to /dev/null:
+#      (a) target/release/meshctl render -p offline -e prod [-f agents50]
+#      (b) helm template testmesh bench/helm-chart/testmesh -f <values.yaml>
+#      (c) target/release/meshctl render -p offline -e prod [-f ..] --out <dir>
+#    and the peak RSS of each (/usr/bin/time -v, median of 5 runs);
+# 5. prints a markdown table (also in bench/.out/results.md).
+#
+# Needs: cargo, python3 with PyYAML, hyperfine, GNU time (/usr/bin/time);
+# as root it apt-get installs the last two if they are missing.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+RUNS="${RUNS:-30}"
+WARMUP="${WARMUP:-3}"
+RSS_RUNS="${RSS_RUNS:-5}"
+AGENTS="${AGENTS:-50}"
+
+need_apt() {
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "== installing $1 (apt-get)" >&2
+    apt-get install -y -qq "$1" >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq "$1" >/dev/null; }
+  else
+    echo "render.sh: $1 is missing (apt-get install $1)" >&2
+    exit 2
+  fi
+}
+command -v hyperfine >/dev/null || need_apt hyperfine
+[[ -x /usr/bin/time ]] || need_apt time
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+
+echo "== cargo build --release" >&2
+cargo build --release --quiet
+meshctl="target/release/meshctl"
+helm_abs="$(bash bench/install-helm.sh)"
+helm="${helm_abs#"$root"/}"
+
+out="bench/.out"
+rm -rf "$out"
+mkdir -p "$out"
+
+# The scaled case: AGENTS agents, each one Deployment.
+agents_file="$out/agents$AGENTS.yaml"
+{
+  echo "agents:"
+  for i in $(seq 1 "$AGENTS"); do
+    echo "  - {name: a$i, tags: [x], tokenSecret: {name: t, key: token}}"
+  done
+} >"$agents_file"
+
+cases=(small "agents$AGENTS")
+declare -A extra=([small]="" ["agents$AGENTS"]="-f $agents_file")
+declare -A label=([small]="offline/prod (chart as shipped)" ["agents$AGENTS"]="offline/prod + $AGENTS agents")
+
+# Renders once per case: values for helm, and the equivalence check.
+equivalent=yes
+for c in "${cases[@]}"; do
+  # shellcheck disable=SC2086
+  "$meshctl" render -p offline -e prod ${extra[$c]} --out "$out/$c" 2>/dev/null
+  # shellcheck disable=SC2086
+  "$meshctl" render -p offline -e prod ${extra[$c]} >"$out/$c.meshctl.yaml"
+  "$helm" template testmesh bench/helm-chart/testmesh -f "$out/$c/values.yaml" >"$out/$c.helm.yaml"
+  echo "== equivalence, ${label[$c]}: bench/compare.py $out/$c.meshctl.yaml $out/$c.helm.yaml" >&2
+  if ! python3 bench/compare.py "$out/$c.meshctl.yaml" "$out/$c.helm.yaml" >"$out/$c.compare.txt"; then
+    equivalent=no
+  fi
+  sed 's/^/   /' "$out/$c.compare.txt" >&2
+done
+
+median_rss_kib() { # command... -> median "Maximum resident set size" in KiB
+  local vals=()
+  for _ in $(seq 1 "$RSS_RUNS"); do
+    /usr/bin/time -v "$@" >/dev/null 2>"$out/time.txt"
+    vals+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")")
+  done
+  printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+for c in "${cases[@]}"; do
+  values="$out/$c/values.yaml"
+  outdir="$out/$c-out"
+  "$meshctl" render -p offline -e prod ${extra[$c]} --out "$outdir" >/dev/null 2>&1
+  a="$meshctl render -p offline -e prod ${extra[$c]}"
+  b="$helm template testmesh bench/helm-chart/testmesh -f $values"
+  cc="$meshctl render -p offline -e prod ${extra[$c]} --out $outdir"
+  echo "== hyperfine, ${label[$c]}" >&2
+  hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic \
+    --export-json "$out/$c.hyperfine.json" \
+    -n "(a) meshctl render (stdout)" "$a >/dev/null" \
+    -n "(b) helm template" "$b >/dev/null" \
+    -n "(c) meshctl render --out" "$cc >/dev/null 2>&1" >&2
+  echo "== peak RSS (median of $RSS_RUNS), ${label[$c]}" >&2
+  # shellcheck disable=SC2086
+  {
+    echo "$(median_rss_kib $a)"
+    echo "$(median_rss_kib $b)"
+    echo "$(median_rss_kib $cc)"
+  } >"$out/$c.rss.txt"
+  cat "$out/$c.rss.txt" >&2
+done
+
+rev="$(git rev-parse --short HEAD)"
+dirty=""
+git diff --quiet HEAD -- src templates crates Cargo.toml Cargo.lock build.rs 2>/dev/null || dirty=" (with uncommitted changes)"
+{
+  echo "meshctl $rev$dirty, $("$helm" version --short), $(hyperfine --version), $(rustc --version | cut -d' ' -f1-2)"
+  echo "$(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+  echo "equivalence check (bench/compare.py): $([[ $equivalent == yes ]] && echo "identical object sets in every case" || echo "DIFFERENCES, see bench/.out/*.compare.txt")"
+  echo
+  python3 - "$out" "${cases[@]}" <<'PY'
+import json, sys
+out, cases = sys.argv[1], sys.argv[2:]
+labels = {"small": "offline/prod"}
+print("| case | objects | command | mean ± σ | min … max | user + sys | peak RSS (median of 5) |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+for case in cases:
+    res = json.load(open(f"{out}/{case}.hyperfine.json"))["results"]
+    rss = [int(x) for x in open(f"{out}/{case}.rss.txt").read().split()]
+    objs = sum(1 for line in open(f"{out}/{case}.meshctl.yaml") if line.startswith("kind: "))
+    name = labels.get(case, "offline/prod + " + case.replace("agents", "") + " agents")
+    for r, kib in zip(res, rss):
+        ms = lambda s: f"{s * 1000:.1f} ms"
+        print(f"| {name} | {objs} | {r['command']} | {ms(r['mean'])} ± {ms(r['stddev'])} | "
+              f"{ms(r['min'])} … {ms(r['max'])} | {ms(r['user'] + r['system'])} | {kib / 1024:.1f} MiB |")
+for case in cases:
+    res = {r["command"]: r for r in json.load(open(f"{out}/{case}.hyperfine.json"))["results"]}
+    a, b = res["(a) meshctl render (stdout)"]["mean"], res["(b) helm template"]["mean"]
+    name = labels.get(case, case)
+    faster, ratio = ("meshctl", b / a) if a < b else ("helm", a / b)
+    print(f"\n{name}: (a) {a*1000:.1f} ms vs (b) {b*1000:.1f} ms: {faster} is {ratio:.2f}x faster in wall time.", end="")
+print()
+PY
+} | tee "$out/results.md"
