@@ -9,7 +9,7 @@ use crate::render::{render_set, RenderSet};
 use crate::validate::model::Report;
 use crate::validate::source::{self, InputFile, InputSource};
 use crate::validate::{self, ValidateOptions};
-use crate::values::{build_values, UserValues};
+use crate::values::{build_values, UserValues, CHART_DIR};
 
 /// What to render.
 #[derive(Debug, Clone)]
@@ -58,6 +58,13 @@ pub fn validate(assets: &Assets, target: &ValidateTarget, opts: &ValidateOptions
             let profile = load_profile(assets, &request.profile)?.resolve(&request.environment)?;
             let mut opts = opts.clone();
             opts.lints.require_digests |= profile.target.provider == Provider::Offline;
+            // The CRDs of the operators whose custom resources the chart
+            // renders (External Secrets, Prometheus operator).
+            for (path, bytes) in assets.list(&format!("{CHART_DIR}/schemas")) {
+                if path.ends_with(".yaml") {
+                    opts.crd_texts.push((assets.display_path(path), String::from_utf8_lossy(bytes).into_owned()));
+                }
+            }
             let set = render(assets, request)?;
             let texts: Vec<(String, String)> =
                 set.objects.iter().map(|o| (format!("manifests/{}", o.file_name), o.yaml.clone())).collect();

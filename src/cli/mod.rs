@@ -288,6 +288,7 @@ fn run_validate(assets: &Assets, args: ValidateArgs) -> Result<i32> {
         strict: args.strict,
         kubernetes_version: args.kube_version,
         crd_dirs: args.crds,
+        crd_texts: Vec::new(),
         schema_locations: args.schema_location,
         ignore_missing_schemas: args.ignore_missing_schemas,
         default_namespace: args.namespace,

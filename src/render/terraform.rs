@@ -7,8 +7,7 @@ use crate::profile::{EffectiveProfile, Provider};
 
 /// The variables the root module receives, derived from the effective
 /// profile and the merged values (`releaseName`, `namespace`, `cloudTags`).
-/// Every cloud's module declares every common variable; the extras are
-/// per cloud.
+/// Variables a module does not use are left out (see the end).
 pub fn tfvars(profile: &EffectiveProfile, values: &Value) -> Value {
     let t = &profile.target;
     let mut tags = Map::new();
@@ -67,6 +66,26 @@ pub fn tfvars(profile: &EffectiveProfile, values: &Value) -> Value {
             extra.insert("key_vault_name".into(), json!(host));
         }
         Provider::Aws => {}
+    }
+    // Each module declares only what it uses: ElastiCache sizes by node
+    // type, and an existing on-prem cluster has no node, network, database
+    // or cache settings for Terraform to apply.
+    let unused: &[&str] = match t.provider {
+        Provider::Aws => &["cache_size_gb"],
+        Provider::Offline => &[
+            "kubernetes_version",
+            "node_size",
+            "network_cidr",
+            "database_tier",
+            "database_storage_gb",
+            "database_version",
+            "cache_tier",
+            "cache_size_gb",
+        ],
+        Provider::Gcp | Provider::Azure => &[],
+    };
+    for key in unused {
+        extra.remove(*key);
     }
     vars
 }

@@ -42,6 +42,8 @@ pub struct ValidateOptions {
     pub kubernetes_version: String,
     /// Directories of CustomResourceDefinitions (`--crds`).
     pub crd_dirs: Vec<PathBuf>,
+    /// CustomResourceDefinitions held in memory: (name for messages, YAML).
+    pub crd_texts: Vec<(String, String)>,
     /// kubeconform-style schema location templates (local paths).
     pub schema_locations: Vec<String>,
     /// Report kinds without a schema as skipped instead of invalid.
@@ -58,6 +60,7 @@ impl Default for ValidateOptions {
             strict: true,
             kubernetes_version: KUBERNETES_VERSION.to_owned(),
             crd_dirs: Vec::new(),
+            crd_texts: Vec::new(),
             schema_locations: Vec::new(),
             ignore_missing_schemas: false,
             default_namespace: "default".to_owned(),
@@ -104,26 +107,30 @@ pub fn validate_texts(texts: &[(String, String)], opts: &ValidateOptions) -> Res
 fn context(opts: &ValidateOptions) -> Result<Context<'_>> {
     let registry = SchemaRegistry::new(opts.strict, &opts.kubernetes_version, opts.schema_locations.clone());
     for dir in &opts.crd_dirs {
-        let files = source::discover(&[dir.display().to_string()])?;
-        for file in files {
+        for file in source::discover(&[dir.display().to_string()])? {
             let reader = file.open().map_err(|e| Error::io(dir, e))?;
-            for doc in DocumentSplitter::new(reader).flatten() {
-                let Ok(text) = &doc.text else { continue };
-                let Ok(values) = decode::decode(text, doc.line, false) else { continue };
-                for v in values {
-                    if v["kind"] == "CustomResourceDefinition" {
-                        registry.add_crd(&v, &file.name).map_err(|e| {
-                            Error::Assets(format!(
-                                "CRD in `{}` (document {}) cannot be used: {e}",
-                                file.name, doc.index
-                            ))
-                        })?;
-                    }
-                }
-            }
+            load_crds(&registry, &file.name, DocumentSplitter::new(reader))?;
         }
     }
+    for (name, text) in &opts.crd_texts {
+        load_crds(&registry, name, DocumentSplitter::new(text.as_bytes()))?;
+    }
     Ok(Context { opts, registry })
+}
+
+/// Registers the CustomResourceDefinitions of a stream; other documents
+/// are ignored (a schema directory may hold anything).
+fn load_crds<R: std::io::BufRead>(registry: &SchemaRegistry, name: &str, docs: DocumentSplitter<R>) -> Result<()> {
+    for doc in docs.flatten() {
+        let Ok(text) = &doc.text else { continue };
+        let Ok(values) = decode::decode(text, doc.line, false) else { continue };
+        for v in values.iter().filter(|v| v["kind"] == "CustomResourceDefinition") {
+            registry
+                .add_crd(v, name)
+                .map_err(|e| Error::Assets(format!("CRD in `{name}` (document {}) cannot be used: {e}", doc.index)))?;
+        }
+    }
+    Ok(())
 }
 
 fn check_file(file: &InputFile, ctx: &Context) -> Vec<Checked> {

@@ -56,21 +56,6 @@ variable "cluster_name" {
   }
 }
 
-variable "kubernetes_version" {
-  description = "Expected Kubernetes minor version of the existing cluster (e.g. \"1.33\"). Informational on-prem: the cluster is not managed by this module."
-  type        = string
-
-  validation {
-    condition     = can(regex("^1\\.[0-9]+$", var.kubernetes_version))
-    error_message = "The kubernetes_version must look like \"1.33\" (major.minor)."
-  }
-}
-
-variable "node_size" {
-  description = "Node size of the existing cluster. Informational on-prem: unused by this module; set for every cloud."
-  type        = string
-}
-
 variable "node_min_count" {
   description = "Minimum node count. Informational on-prem (nodes are not managed here); checked to be <= node_max_count."
   type        = number
@@ -88,56 +73,6 @@ variable "node_max_count" {
   validation {
     condition     = var.node_max_count >= 0 && floor(var.node_max_count) == var.node_max_count
     error_message = "The node_max_count must be a whole number >= 0."
-  }
-}
-
-variable "network_cidr" {
-  description = "Network CIDR of the on-prem site. Informational: unused by this module; set for every cloud."
-  type        = string
-
-  validation {
-    condition     = can(cidrhost(var.network_cidr, 0))
-    error_message = "The network_cidr must be a valid CIDR block such as \"10.40.0.0/16\"."
-  }
-}
-
-variable "database_tier" {
-  description = "Database tier; on-prem PostgreSQL runs in the cluster (\"in-cluster\"), deployed by the Helm chart. Unused by this module; set for every cloud."
-  type        = string
-}
-
-variable "database_storage_gb" {
-  description = "Size in GB of the in-cluster PostgreSQL volume (provisioned by the Helm chart from the storage class created here). Unused by this module; set for every cloud."
-  type        = number
-
-  validation {
-    condition     = var.database_storage_gb >= 1
-    error_message = "The database_storage_gb must be at least 1."
-  }
-}
-
-variable "database_version" {
-  description = "PostgreSQL major version of the in-cluster database (e.g. \"16\"), deployed by the Helm chart. Unused by this module; set for every cloud."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[0-9]+$", var.database_version))
-    error_message = "The database_version must be a PostgreSQL major version such as \"16\"."
-  }
-}
-
-variable "cache_tier" {
-  description = "Cache tier; on-prem Redis runs in the cluster (\"in-cluster\"), deployed by the Helm chart. Unused by this module; set for every cloud."
-  type        = string
-}
-
-variable "cache_size_gb" {
-  description = "Size in GB of the in-cluster Redis, deployed by the Helm chart. Unused by this module; set for every cloud."
-  type        = number
-
-  validation {
-    condition     = var.cache_size_gb >= 0
-    error_message = "The cache_size_gb must not be negative."
   }
 }
 

@@ -156,16 +156,6 @@ variable "cache_tier" {
   }
 }
 
-variable "cache_size_gb" {
-  description = "Cache size in GB. Not used on AWS: the memory of an ElastiCache node is determined by cache_tier (node type); set for every cloud."
-  type        = number
-
-  validation {
-    condition     = var.cache_size_gb >= 0
-    error_message = "The cache_size_gb must not be negative."
-  }
-}
-
 variable "secrets_prefix" {
   description = "Name prefix of the Secrets Manager entries (e.g. \"testmesh/dev\"); the connection secret is \"<secrets_prefix>/connections\"."
   type        = string
