@@ -8,3 +8,4 @@ mod golden;
 mod injection;
 mod kube_types;
 mod terraform;
+mod validate;

@@ -46,6 +46,11 @@ impl Meshctl {
         self.args([a])
     }
 
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     pub fn run(mut self) -> Run {
         let output = self.cmd.output().expect("run meshctl");
         Run { args: self.args, output }
