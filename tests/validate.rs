@@ -474,3 +474,24 @@ fn chart_custom_resources_match_upstream_models() {
     assert!(out.status.success(), "upstream models reject rendered objects:\n{text}");
     assert_eq!(text.lines().filter(|l| l.starts_with("ok ")).count(), objects.len(), "{text}");
 }
+
+#[test]
+fn profiles_validate_with_the_render_engine() {
+    meshctl().args(["validate"]).arg(root().join("profiles").to_str().unwrap()).success();
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("aws.yaml");
+    let text = std::fs::read_to_string(root().join("profiles/aws.yaml")).unwrap();
+    std::fs::write(&bad, text.replacen("        minNodes: 3\n", "        minNodes: 30\n", 1).replacen("region: us-east-1", "region: 7", 1))
+        .unwrap();
+    let run = meshctl().args(["validate", "-o", "json", bad.to_str().unwrap()]).run();
+    assert_eq!(run.output.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let f = findings(&report);
+    assert!(f.iter().any(|(rule, at, _)| rule == "profile" && at == "/spec/region"), "{f:?}");
+
+    std::fs::write(&bad, text.replacen("        minNodes: 3\n", "        minNodes: 30\n", 1)).unwrap();
+    let run = meshctl().args(["validate", "-o", "json", bad.to_str().unwrap()]).run();
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let f = findings(&report);
+    assert!(f.iter().any(|(_, at, msg)| at == "/spec/cluster/minNodes" && msg.contains("environment `prod`")), "{f:?}");
+}

@@ -278,6 +278,38 @@ pub struct EffectiveProfile {
     pub spec: Value,
 }
 
+/// Checks a profile document wherever it came from (`meshctl validate
+/// profiles/x.yaml`): the profile schema, then each environment resolved
+/// and checked for the rules that span fields — the same checks `render`
+/// makes when it loads a profile.
+pub fn profile_violations(assets: &Assets, document: &Value) -> Result<Vec<Violation>> {
+    let schema_text = assets.text(SCHEMA_PATH)?;
+    let schema: Value = serde_json::from_str(schema_text)
+        .map_err(|e| Error::Assets(format!("`{}` is not JSON: {e}", assets.display_path(SCHEMA_PATH))))?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH))))?;
+    let violations = schema_violations(&validator, document);
+    if !violations.is_empty() {
+        return Ok(violations);
+    }
+    let profile = Profile {
+        name: document["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+        file: String::new(),
+        rel_path: String::new(),
+        description: String::new(),
+        document: document.clone(),
+    };
+    let mut out = Vec::new();
+    for env in ENVIRONMENTS {
+        match profile.resolve(env) {
+            Ok(_) => {}
+            Err(Error::Profile(ProfileError::Invalid { violations, .. })) => out.extend(violations),
+            Err(e) => out.push(Violation { pointer: format!("/spec/environments/{env}"), message: e.to_string() }),
+        }
+    }
+    Ok(out)
+}
+
 /// The names of the profiles in `profiles/`, sorted.
 pub fn list_profiles(assets: &Assets) -> Vec<String> {
     assets

@@ -69,6 +69,9 @@ impl Default for ValidateOptions {
     }
 }
 
+/// apiVersion of meshctl's deployment profiles.
+const PROFILE_API_VERSION: &str = "meshctl.dev/v1alpha1";
+
 /// Documents are parsed and checked in batches of this many, in parallel,
 /// so a huge file streams in bounded memory.
 const BATCH: usize = 256;
@@ -279,6 +282,16 @@ fn check_resource(
     };
 
     let opts = ctx.opts;
+    if api_version == PROFILE_API_VERSION && kind == "Profile" {
+        // meshctl's own profiles: the engine render uses.
+        match crate::profile::profile_violations(&crate::assets::Assets::embedded(), &value) {
+            Ok(violations) => report.findings.extend(
+                violations.into_iter().map(|v| Finding::error("profile", Some(v.pointer), v.message)),
+            ),
+            Err(e) => report.findings.push(Finding::error("profile", None, e.to_string())),
+        }
+        return Checked { report, facts: None, deferred: None };
+    }
     let builtin = builtin::lookup(&api_version, &kind);
     let mut deferred = None;
     match builtin {

@@ -63,7 +63,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         if path.is_dir() {
             walk(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json" | "tf")) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json" | "tf"))
+            // JSON schemas that sit beside what they describe are not resources.
+            && !path.to_string_lossy().ends_with(".schema.json")
+        {
             out.push(path);
         }
     }
