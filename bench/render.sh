@@ -8,11 +8,14 @@
 #    and the same with 50 agents (a generated -f file);
 # 3. checks that `helm template` of bench/helm-chart/testmesh (a Go-template
 #    port of the Tera chart) with those values renders the same objects as
-#    meshctl (bench/compare.py);
+#    meshctl (bench/compare.py), in both cases and for all 12 profile
+#    environments;
 # 4. times, with hyperfine (--warmup 3 --runs 30), stdout to /dev/null:
-#      (a) target/release/meshctl render -p offline -e prod [-f agents50]
+#      (a) meshctl render -p offline -e prod [-f agents50]
 #      (b) helm template testmesh bench/helm-chart/testmesh -f <values.yaml>
-#      (c) target/release/meshctl render -p offline -e prod [-f ..] --out <dir>
+#      (c) meshctl render -p offline -e prod [-f ..] --out <dir>
+#    where meshctl is bench/.out/meshctl.bin, a copy of target/release/meshctl
+#    made right after the build;
 #    and the peak RSS of each (/usr/bin/time -v, median of 5 runs);
 # 5. prints a markdown table (also in bench/.out/results.md).
 #
@@ -26,6 +29,7 @@ cd "$root"
 RUNS="${RUNS:-30}"
 WARMUP="${WARMUP:-3}"
 RSS_RUNS="${RSS_RUNS:-5}"
+# SETTLE (seconds, default 180): see "load average" below.
 AGENTS="${AGENTS:-50}"
 
 need_apt() {
@@ -43,13 +47,24 @@ python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 
 echo "== cargo build --release" >&2
 cargo build --release --quiet
-meshctl="target/release/meshctl"
+# Time a snapshot of the binary just built, so that a cargo build running
+# elsewhere on the machine cannot replace it in the middle of the run.
+mkdir -p bench/.out
+cp target/release/meshctl bench/.out/meshctl.bin
+meshctl="bench/.out/meshctl.bin"
 helm_abs="$(bash bench/install-helm.sh)"
 helm="${helm_abs#"$root"/}"
 
+# The port carries a copy of the chart's values schema, so that helm
+# validates the values as meshctl does; it must be the same file.
+if ! cmp -s templates/helm/testmesh/values.schema.json bench/helm-chart/testmesh/values.schema.json; then
+  echo "render.sh: bench/helm-chart/testmesh/values.schema.json differs from the chart's;" >&2
+  echo "  cp templates/helm/testmesh/values.schema.json bench/helm-chart/testmesh/" >&2
+  exit 2
+fi
+
 out="bench/.out"
-rm -rf "$out"
-mkdir -p "$out"
+find "$out" -mindepth 1 -maxdepth 1 ! -name meshctl.bin -exec rm -rf {} +
 
 # The scaled case: AGENTS agents, each one Deployment.
 agents_file="$out/agents$AGENTS.yaml"
@@ -79,6 +94,24 @@ for c in "${cases[@]}"; do
   sed 's/^/   /' "$out/$c.compare.txt" >&2
 done
 
+# The port must also match on every profile environment (other branches
+# of the templates: External Secrets, managed databases, no ingress TLS...).
+for p in aws gcp azure offline; do
+  for e in dev staging prod; do
+    c="profile-$p-$e"
+    "$meshctl" render -p "$p" -e "$e" --out "$out/$c" 2>/dev/null
+    "$meshctl" render -p "$p" -e "$e" >"$out/$c.meshctl.yaml"
+    "$helm" template testmesh bench/helm-chart/testmesh -f "$out/$c/values.yaml" >"$out/$c.helm.yaml"
+    if python3 bench/compare.py "$out/$c.meshctl.yaml" "$out/$c.helm.yaml" >"$out/$c.compare.txt"; then
+      echo "== equivalence, $p/$e: $(head -n1 "$out/$c.compare.txt")" >&2
+    else
+      equivalent=no
+      echo "== equivalence, $p/$e: DIFFERENT" >&2
+      sed 's/^/   /' "$out/$c.compare.txt" >&2
+    fi
+  done
+done
+
 median_rss_kib() { # command... -> median "Maximum resident set size" in KiB
   local vals=()
   for _ in $(seq 1 "$RSS_RUNS"); do
@@ -88,6 +121,11 @@ median_rss_kib() { # command... -> median "Maximum resident set size" in KiB
   printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
+# The machine is shared: wait (up to SETTLE seconds) for the 1-minute load
+# average to fall below 0.5 (our own build included) before timing.
+settle_end=$((SECONDS + ${SETTLE:-180}))
+while awk '{exit !($1 >= 0.5)}' /proc/loadavg && ((SECONDS < settle_end)); do sleep 5; done
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for c in "${cases[@]}"; do
   values="$out/$c/values.yaml"
   outdir="$out/$c-out"
@@ -111,13 +149,16 @@ for c in "${cases[@]}"; do
   cat "$out/$c.rss.txt" >&2
 done
 
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
 rev="$(git rev-parse --short HEAD)"
 dirty=""
-git diff --quiet HEAD -- src templates crates Cargo.toml Cargo.lock build.rs 2>/dev/null || dirty=" (with uncommitted changes)"
+[[ -z "$(git status --porcelain -- src templates profiles offline-values Cargo.toml Cargo.lock build.rs)" ]] ||
+  dirty=" (with uncommitted changes to the sources)"
 {
   echo "meshctl $rev$dirty, $("$helm" version --short), $(hyperfine --version), $(rustc --version | cut -d' ' -f1-2)"
-  echo "$(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-  echo "equivalence check (bench/compare.py): $([[ $equivalent == yes ]] && echo "identical object sets in every case" || echo "DIFFERENCES, see bench/.out/*.compare.txt")"
+  echo "$(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); load average (1/5/15 min) before timing $load_before, after $load_after"
+  echo "equivalence check (bench/compare.py): $([[ $equivalent == yes ]] && echo "identical object sets in both cases and all 12 profile environments" || echo "DIFFERENCES, see bench/.out/*.compare.txt")"
   echo
   python3 - "$out" "${cases[@]}" <<'PY'
 import json, sys
@@ -137,7 +178,7 @@ for case in cases:
 for case in cases:
     res = {r["command"]: r for r in json.load(open(f"{out}/{case}.hyperfine.json"))["results"]}
     a, b = res["(a) meshctl render (stdout)"]["mean"], res["(b) helm template"]["mean"]
-    name = labels.get(case, case)
+    name = labels.get(case, "offline/prod + " + case.replace("agents", "") + " agents")
     faster, ratio = ("meshctl", b / a) if a < b else ("helm", a / b)
     print(f"\n{name}: (a) {a*1000:.1f} ms vs (b) {b*1000:.1f} ms: {faster} is {ratio:.2f}x faster in wall time.", end="")
 print()

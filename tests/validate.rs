@@ -481,8 +481,15 @@ fn profiles_validate_with_the_render_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("aws.yaml");
     let text = std::fs::read_to_string(root().join("profiles/aws.yaml")).unwrap();
-    std::fs::write(&bad, text.replacen("        minNodes: 3\n", "        minNodes: 30\n", 1).replacen("region: us-east-1", "region: 7", 1))
-        .unwrap();
+    std::fs::write(
+        &bad,
+        text.replacen("        minNodes: 3\n", "        minNodes: 30\n", 1).replacen(
+            "region: us-east-1",
+            "region: 7",
+            1,
+        ),
+    )
+    .unwrap();
     let run = meshctl().args(["validate", "-o", "json", bad.to_str().unwrap()]).run();
     assert_eq!(run.output.status.code(), Some(1));
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();

@@ -7,6 +7,6 @@ pub mod set;
 pub mod values;
 
 pub use model::{
-    list_profiles, load_profile, profile_violations, Cache, Cluster, Database, EffectiveProfile, Ingress, Observability, Profile,
-    ProfileError, Provider, Registry, Secrets, Target, Tls, ENVIRONMENTS,
+    list_profiles, load_profile, profile_violations, Cache, Cluster, Database, EffectiveProfile, Ingress,
+    Observability, Profile, ProfileError, Provider, Registry, Secrets, Target, Tls, ENVIRONMENTS,
 };

@@ -286,8 +286,9 @@ pub fn profile_violations(assets: &Assets, document: &Value) -> Result<Vec<Viola
     let schema_text = assets.text(SCHEMA_PATH)?;
     let schema: Value = serde_json::from_str(schema_text)
         .map_err(|e| Error::Assets(format!("`{}` is not JSON: {e}", assets.display_path(SCHEMA_PATH))))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH))))?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+        Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH)))
+    })?;
     let violations = schema_violations(&validator, document);
     if !violations.is_empty() {
         return Ok(violations);

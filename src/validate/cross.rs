@@ -15,10 +15,9 @@ use crate::validate::rules::{pod_paths, string_map, Selector};
 /// What the cross-object checks need from one object.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// Where the object is (`file:line`), for messages about its twin.
-    pub location: String,
-    /// (group, kind, namespace or "" when cluster-scoped, name).
-    pub key: Option<(String, String, String, String)>,
+    /// `group NUL kind NUL namespace NUL name` (namespace empty when
+    /// cluster-scoped): one allocation per object.
+    pub key: Option<String>,
     /// The object's effective namespace.
     pub namespace: String,
     /// Pod template labels and named container ports, for workloads.
@@ -33,6 +32,9 @@ pub struct Facts {
     pub runner_lint: bool,
 }
 
+/// A pod template's labels and named container ports.
+type PodTemplate<'a> = (&'a BTreeMap<String, String>, &'a HashSet<String>);
+
 /// The label that marks the bundled runner's pods.
 const RUNNER_LABEL: (&str, &str) = ("app.kubernetes.io/component", "runner");
 
@@ -41,22 +43,20 @@ const RUNNER_LABEL: (&str, &str) = ("app.kubernetes.io/component", "runner");
 pub fn facts(
     object: &Value,
     kind: &str,
-    location: String,
     namespaced: Option<bool>,
     default_namespace: &str,
     lints: &LintOptions,
 ) -> Facts {
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let namespaced = namespaced.unwrap_or(true);
     let namespace = if namespaced {
         object["metadata"]["namespace"].as_str().filter(|s| !s.is_empty()).unwrap_or(default_namespace).to_owned()
     } else {
         String::new()
     };
-    let key =
-        object["metadata"]["name"].as_str().map(|name| (group, kind.to_owned(), namespace.clone(), name.to_owned()));
-    let mut f = Facts { location, key, namespace, ..Facts::default() };
+    let key = object["metadata"]["name"].as_str().map(|name| format!("{group}\0{kind}\0{namespace}\0{name}"));
+    let mut f = Facts { key, namespace, ..Facts::default() };
     if let Some((spec, meta)) = pod_paths(kind) {
         let labels = string_map(object.pointer(&format!("{meta}/labels")).unwrap_or(&Value::Null));
         let mut ports = HashSet::new();
@@ -103,41 +103,53 @@ pub fn facts(
 }
 
 /// Runs the cross-object checks over all facts (index = resource index)
-/// and returns findings by index.
-pub fn check(all: &[Option<Facts>]) -> HashMap<usize, Vec<Finding>> {
+/// and returns findings by index. `locate` names where resource i is.
+pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap<usize, Vec<Finding>> {
     let mut out: HashMap<usize, Vec<Finding>> = HashMap::new();
-    let mut first: HashMap<&(String, String, String, String), &str> = HashMap::new();
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(all.len());
     for (i, f) in all.iter().enumerate() {
-        let Some(key) = f.as_ref().and_then(|f| f.key.as_ref()) else { continue };
+        let Some(key) = f.as_ref().and_then(|f| f.key.as_deref()) else { continue };
         match first.get(key) {
-            Some(first_at) => out.entry(i).or_default().push(Finding::error(
-                "duplicate-object",
-                Some("/metadata/name".into()),
-                format!(
-                    "{} `{}` {} is already defined at {first_at}",
-                    key.1,
-                    key.3,
-                    if key.2.is_empty() { "(cluster-scoped)".to_owned() } else { format!("in namespace `{}`", key.2) },
-                ),
-            )),
+            Some(&j) => {
+                let mut parts = key.split('\0').skip(1);
+                let (kind, ns, name) =
+                    (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let scope = if ns.is_empty() { "(cluster-scoped)".to_owned() } else { format!("in namespace `{ns}`") };
+                out.entry(i).or_default().push(Finding::error(
+                    "duplicate-object",
+                    Some("/metadata/name".into()),
+                    format!("{kind} `{name}` {scope} is already defined at {}", locate(j)),
+                ));
+            }
             None => {
-                first.insert(key, f.as_ref().map_or("", |f| f.location.as_str()));
+                first.insert(key, i);
             }
         }
     }
 
-    let pods: Vec<(&str, &BTreeMap<String, String>, &HashSet<String>)> =
-        all.iter().flatten().filter_map(|f| f.pods.as_ref().map(|(l, p)| (f.namespace.as_str(), l, p))).collect();
+    // Index pod templates and network policies by namespace: every check
+    // below looks only within one namespace.
+    let mut pods: HashMap<&str, Vec<PodTemplate>> = HashMap::new();
+    let mut policies: HashMap<&str, Vec<&Selector>> = HashMap::new();
+    for f in all.iter().flatten() {
+        if let Some((labels, ports)) = &f.pods {
+            pods.entry(f.namespace.as_str()).or_default().push((labels, ports));
+        }
+        if let Some(selector) = &f.network_policy {
+            policies.entry(f.namespace.as_str()).or_default().push(selector);
+        }
+    }
+    let none = Vec::new();
     for (i, f) in all.iter().enumerate() {
         let Some(f) = f else { continue };
+        let in_namespace = pods.get(f.namespace.as_str()).unwrap_or(&none);
         if let Some((selector, named)) = &f.service {
-            let selected: Vec<_> =
-                pods.iter().filter(|(ns, labels, _)| *ns == f.namespace && selector.matches(labels)).collect();
+            let selected: Vec<_> = in_namespace.iter().filter(|(labels, _)| selector.matches(labels)).collect();
             // Pods from outside the input may carry the port: only judge
             // when the input holds pods this Service selects.
             if !selected.is_empty() {
                 for (pointer, name) in named {
-                    if !selected.iter().any(|(_, _, ports)| ports.contains(name)) {
+                    if !selected.iter().any(|(_, ports)| ports.contains(name)) {
                         out.entry(i).or_default().push(Finding::error(
                             "service-target-port",
                             Some(pointer.clone()),
@@ -148,7 +160,7 @@ pub fn check(all: &[Option<Facts>]) -> HashMap<usize, Vec<Finding>> {
             }
         }
         if let Some(selector) = &f.pdb {
-            if !pods.iter().any(|(ns, labels, _)| *ns == f.namespace && selector.matches(labels)) {
+            if !in_namespace.iter().any(|(labels, _)| selector.matches(labels)) {
                 out.entry(i).or_default().push(Finding {
                     rule: "selector",
                     severity: Severity::Warning,
@@ -159,10 +171,7 @@ pub fn check(all: &[Option<Facts>]) -> HashMap<usize, Vec<Finding>> {
         }
         if f.runner_lint {
             let labels = &f.pods.as_ref().expect("runner facts have pods").0;
-            let covered = all
-                .iter()
-                .flatten()
-                .any(|p| p.namespace == f.namespace && p.network_policy.as_ref().is_some_and(|s| s.matches(labels)));
+            let covered = policies.get(f.namespace.as_str()).is_some_and(|ps| ps.iter().any(|s| s.matches(labels)));
             if !covered {
                 out.entry(i).or_default().push(Finding::error(
                     "runner-network-policy",
