@@ -6,8 +6,8 @@
 
 use rayon::prelude::*;
 
-use meshctl::validate::decode::decode;
 use meshctl::validate::source::{discover, DocumentSplitter};
+use meshctl::yaml::decode;
 
 fn parse_batch(batch: Vec<(usize, String)>) -> (usize, usize) {
     batch

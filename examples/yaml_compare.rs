@@ -21,8 +21,8 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use meshctl::validate::decode::decode;
 use meshctl::validate::source::DocumentSplitter;
+use meshctl::yaml::decode;
 use serde::de::DeserializeSeed as _;
 use serde_json::Value;
 use serde_saphyr::{DuplicateKeyPolicy, Options};

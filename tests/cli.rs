@@ -142,3 +142,23 @@ fn root_reads_assets_from_disk() {
     let out = meshctl().args(["--root", root.to_str().unwrap(), "profiles", "list"]).success();
     assert!(out.lines().any(|l| l.starts_with("aws2 ")), "{out}");
 }
+
+/// Kubernetes reads YAML 1.1 (`yes`, `on`, `0755` are not strings there);
+/// every rendered file must mean the same to a YAML 1.1 reader (meshctl's
+/// own) and a YAML 1.2 one (serde_yaml), so no string turns into a bool.
+#[test]
+fn rendered_yaml_means_the_same_to_yaml_1_1_and_1_2_readers() {
+    for profile in crate::util::PROFILES {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = render_to(tmp.path(), profile, "prod", &["--set-string", "commonAnnotations.flag=yes"]);
+        for (name, bytes) in read_tree(&out) {
+            if !name.ends_with(".yaml") {
+                continue;
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            let v12: Value = serde_yaml::from_str(&text).unwrap();
+            let v11 = meshctl::yaml::parse_one(&name, &text).unwrap();
+            assert_eq!(v11, v12, "{profile}: {name} reads differently under YAML 1.1:\n{text}");
+        }
+    }
+}

@@ -41,7 +41,8 @@ fn malformed_values_file_names_file_line_and_column() {
     let file = tmp.path().join("bad.yaml");
     std::fs::write(&file, "runner:\n  replicas: 2\n  resources: {requests: [\n").unwrap();
     let err = render_fails(tmp.path(), &["-p", "aws", "-e", "dev", "-f", file.to_str().unwrap()]);
-    let expected = format!("{}:4:1: malformed YAML", file.display());
+    // The `[` opened on line 3, column 25 is never closed.
+    let expected = format!("{}:3:25: malformed YAML: unclosed bracket", file.display());
     assert!(err.contains(&expected), "want `{expected}` in:\n{err}");
 }
 

@@ -351,7 +351,7 @@ fn hostile_inputs_fail_per_file() {
             .collect()
     };
     let expect = [
-        ("1-alias-bomb.yaml", "yaml", "repetition limit"),
+        ("1-alias-bomb.yaml", "yaml", "alias replay limit exceeded"),
         ("2-deep.yaml", "yaml", "recursion limit"),
         ("3-big.yaml", "document-size", "larger than 8 MiB"),
         ("4-utf8.yaml", "read", "invalid UTF-8 in line 3"),

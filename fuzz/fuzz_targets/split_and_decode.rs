@@ -5,8 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshctl::validate::decode::decode;
-use meshctl::validate::source::DocumentSplitter;
+use meshctl::yaml::{decode, DocumentSplitter};
 
 fuzz_target!(|data: &[u8]| {
     for doc in DocumentSplitter::new(data) {

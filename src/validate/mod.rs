@@ -6,7 +6,6 @@
 
 mod builtin;
 mod cross;
-pub mod decode;
 mod kinds;
 pub mod lint;
 pub mod model;
@@ -126,7 +125,7 @@ fn context(opts: &ValidateOptions) -> Result<Context<'_>> {
 fn load_crds<R: std::io::BufRead>(registry: &SchemaRegistry, name: &str, docs: DocumentSplitter<R>) -> Result<()> {
     for doc in docs.flatten() {
         let Ok(text) = &doc.text else { continue };
-        let Ok(values) = decode::decode(text, doc.line, false) else { continue };
+        let Ok(values) = crate::yaml::decode(text, doc.line, false) else { continue };
         for v in values.iter().filter(|v| v["kind"] == "CustomResourceDefinition") {
             registry
                 .add_crd(v, name)
@@ -201,7 +200,7 @@ fn check_document(file: &str, doc: RawDocument, ctx: &Context) -> Vec<Checked> {
             return vec![c];
         }
     };
-    let values = match decode::decode(&text, doc.line, ctx.opts.strict) {
+    let values = match crate::yaml::decode(&text, doc.line, ctx.opts.strict) {
         Ok(v) => v,
         Err(e) => {
             let location = match (e.line, e.column) {

@@ -1,13 +1,16 @@
-//! One document's text to a JSON value in a single pass over the YAML
-//! events: duplicate keys are errors in strict mode (last wins otherwise),
-//! scalar keys become strings, and errors carry the line and column in the
-//! file. YAML's own limits (nesting depth, alias expansion) bound hostile
-//! input.
+//! One document's text to a JSON value, read as Kubernetes reads YAML
+//! (YAML 1.1 scalars: `yes`/`on` are booleans, `0755` is octal, `<<`
+//! merges), with serde-saphyr and meshctl's visitor: duplicate keys are
+//! errors in strict mode (last wins otherwise), scalar keys become strings,
+//! and errors carry the line and column in the file. Budgets bound hostile
+//! input by depth, events, nodes and bytes (aliases included), in linear
+//! time. `bench/yaml-compare.md` records why this parser and these limits.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+use serde_saphyr::{DuplicateKeyPolicy, Options};
 
 /// A document that is not well-formed YAML or JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,30 +27,66 @@ pub struct DecodeError {
 
 const DUPLICATE: &str = "duplicate key ";
 
-/// Parses `text` (which starts at file line `first_line`) into the values of
-/// its YAML documents (usually one).
+/// The parser settings: one document per call (the splitter hands over
+/// one), nesting as deep as CRD schemas need, aliases bounded far below
+/// what could exhaust memory, 16 MiB of scalar text at most (the splitter
+/// refuses documents over 8 MiB, so only alias replay can get near it).
+fn options(strict: bool) -> Options {
+    serde_saphyr::options! {
+        // The parser reports a duplicate at the key itself; meshctl's
+        // visitor also catches keys that only collide once made strings.
+        duplicate_keys: if strict { DuplicateKeyPolicy::Error } else { DuplicateKeyPolicy::LastWins },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 10_000,
+        },
+        budget: serde_saphyr::budget! {
+            max_depth: 128,
+            max_documents: 1,
+            max_events: 2_000_000,
+            max_nodes: 1_000_000,
+            max_total_scalar_bytes: 16 * 1024 * 1024,
+        },
+        legacy_octal_numbers: true,
+        with_snippet: false,
+    }
+}
+
+/// Parses `text`, one document starting at file line `first_line`, into
+/// its value (empty when the document is only `null`).
 pub fn decode(text: &str, first_line: usize, strict: bool) -> Result<Vec<Value>, DecodeError> {
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = ValueSeed { strict }.deserialize(doc).map_err(|e| {
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(strict), |de| {
+        ValueSeed { strict }.deserialize(de)
+    });
+    match result {
+        Ok(Value::Null) => Ok(Vec::new()),
+        Ok(v) => Ok(vec![v]),
+        Err(e) => {
             let loc = e.location();
-            let mut message = e.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
+            let message = e.without_snippet().to_string();
+            // serde-saphyr ends its message with the position in the
+            // document; the caller prints the position in the file.
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_owned(),
+                None => message,
+            };
+            let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            // "duplicate mapping key: c, set DuplicateKeyPolicy in Options if
+            // acceptable" speaks to a programmer; say it to the user.
+            if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+                let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+                message = format!("{DUPLICATE}`{key}`");
             }
-            let rule = if message.contains(DUPLICATE) { "duplicate-key" } else { "yaml" };
-            DecodeError {
+            let rule = if message.starts_with(DUPLICATE) { "duplicate-key" } else { "yaml" };
+            Err(DecodeError {
                 rule,
-                line: loc.as_ref().map(|l| l.line() + first_line - 1),
-                column: loc.as_ref().map(|l| l.column()),
+                line: loc.as_ref().map(|l| l.line() as usize + first_line - 1),
+                column: loc.as_ref().map(|l| l.column() as usize),
                 message,
-            }
-        })?;
-        if !value.is_null() {
-            out.push(value);
+            })
         }
     }
-    Ok(out)
 }
 
 #[derive(Clone, Copy)]
@@ -77,6 +116,12 @@ impl<'de> Visitor<'de> for ValueSeed {
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(Value::from(v))
     }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::from).or_else(|_| self.visit_f64(v as f64))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        u64::try_from(v).map(Value::from).or_else(|_| self.visit_f64(v as f64))
+    }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom(format!("{v} is not a finite number")))
     }
@@ -105,10 +150,10 @@ impl<'de> Visitor<'de> for ValueSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let value = map.next_value_seed(self)?;
             if self.strict && out.contains_key(&key) {
                 return Err(de::Error::custom(format!("{DUPLICATE}`{key}`")));
             }
+            let value = map.next_value_seed(self)?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
@@ -119,7 +164,7 @@ impl<'de> Visitor<'de> for ValueSeed {
 }
 
 /// Mapping keys: strings, or scalars turned into strings as
-/// sigs.k8s.io/yaml does.
+/// sigs.k8s.io/yaml does (so `1:` and `"1":` are the same key).
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
@@ -168,22 +213,28 @@ mod tests {
         let err = decode(text, 10, true).unwrap_err();
         assert_eq!(err.rule, "duplicate-key");
         assert!(err.message.contains("`c`"), "{err:?}");
-        // serde_yaml reports the mapping holding the duplicate (line 3 of the text).
-        assert_eq!(err.line, Some(12), "{err:?}");
+        assert!(matches!(err.line, Some(12 | 13)), "{err:?}");
         assert_eq!(decode(text, 10, false).unwrap(), vec![json!({"a": 1, "b": {"c": 2}})]);
+        // `1` and `"1"` are one key once keys are strings.
+        assert_eq!(decode("1: a\n\"1\": b\n", 1, true).unwrap_err().rule, "duplicate-key");
     }
 
     #[test]
     fn errors_carry_file_lines() {
-        let err = decode("---\na: [1,\n", 5, true).unwrap_err();
+        let err = decode("a: [1,\n", 5, true).unwrap_err();
         assert_eq!(err.rule, "yaml");
-        assert!(err.line.unwrap() >= 6, "{err:?}");
+        assert!(err.line.unwrap() >= 5, "{err:?}");
     }
 
     #[test]
-    fn json_and_scalar_keys() {
+    fn scalars_read_as_kubernetes_reads_them() {
         assert_eq!(decode("{\"a\": [1, 2.5, null]}", 1, true).unwrap(), vec![json!({"a": [1, 2.5, null]})]);
-        assert_eq!(decode("1: x\ntrue: y\n", 1, true).unwrap(), vec![json!({"1": "x", "true": "y"})]);
+        // As sigs.k8s.io/yaml: `y` is YAML 1.1's true, as a value and as a key.
+        assert_eq!(decode("1: x\ny: z\n", 1, true).unwrap(), vec![json!({"1": "x", "true": "z"})]);
+        let v = decode("a: yes\nb: \"yes\"\nc: 0755\nd: off\n", 1, true).unwrap();
+        assert_eq!(v, vec![json!({"a": true, "b": "yes", "c": 493, "d": false})]);
+        let v = decode("base: &b {x: 1}\nc:\n  <<: *b\n  z: 2\n", 1, true).unwrap();
+        assert_eq!(v[0]["c"], json!({"x": 1, "z": 2}));
     }
 
     #[test]
@@ -199,7 +250,8 @@ mod tests {
         }
         assert!(decode(&bomb, 1, true).is_err(), "a billion laughs must not expand");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let err = decode(&deep, 1, true).unwrap_err();
-        assert!(err.message.contains("recursion limit"), "{err:?}");
+        assert!(decode(&deep, 1, true).is_err());
+        let deep_maps = format!("{}1{}", "{a: ".repeat(40_000), "}".repeat(40_000));
+        assert!(decode(&deep_maps, 1, true).is_err());
     }
 }
