@@ -6,6 +6,10 @@
 
 use rayon::prelude::*;
 
+// The same allocator as the meshctl binary, so the floor is comparable.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use meshctl::validate::source::{discover, DocumentSplitter};
 use meshctl::yaml::decode;
 

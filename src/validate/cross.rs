@@ -21,13 +21,13 @@ pub struct Facts {
     /// The object's effective namespace.
     pub namespace: String,
     /// Pod template labels and named container ports, for workloads.
-    pub pods: Option<(BTreeMap<String, String>, HashSet<String>)>,
+    pub pods: Option<Box<(BTreeMap<String, String>, HashSet<String>)>>,
     /// Service selector and its named targetPorts (pointer, name).
-    pub service: Option<(Selector, Vec<(String, String)>)>,
+    pub service: Option<Box<(Selector, Vec<(String, String)>)>>,
     /// A NetworkPolicy's podSelector.
-    pub network_policy: Option<Selector>,
+    pub network_policy: Option<Box<Selector>>,
     /// A PodDisruptionBudget's selector.
-    pub pdb: Option<Selector>,
+    pub pdb: Option<Box<Selector>>,
     /// `runner-network-policy` applies to this object.
     pub runner_lint: bool,
 }
@@ -73,7 +73,7 @@ pub fn facts(
             && labels.get(RUNNER_LABEL.0).map(String::as_str) == Some(RUNNER_LABEL.1)
             && matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet")
             && lints.enabled("runner-network-policy", object);
-        f.pods = Some((labels, ports));
+        f.pods = Some(Box::new((labels, ports)));
     }
     match kind {
         "Service" => {
@@ -90,13 +90,15 @@ pub fn facts(
                         p["targetPort"].as_str().map(|n| (format!("/spec/ports/{i}/targetPort"), n.to_owned()))
                     })
                     .collect();
-                f.service = Some((selector, named));
+                f.service = Some(Box::new((selector, named)));
             }
         }
         "NetworkPolicy" => {
-            f.network_policy = object.pointer("/spec/podSelector").and_then(Selector::from_label_selector)
+            f.network_policy = object.pointer("/spec/podSelector").and_then(Selector::from_label_selector).map(Box::new)
         }
-        "PodDisruptionBudget" => f.pdb = object.pointer("/spec/selector").and_then(Selector::from_label_selector),
+        "PodDisruptionBudget" => {
+            f.pdb = object.pointer("/spec/selector").and_then(Selector::from_label_selector).map(Box::new)
+        }
         _ => {}
     }
     f
@@ -132,7 +134,7 @@ pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap
     let mut pods: HashMap<&str, Vec<PodTemplate>> = HashMap::new();
     let mut policies: HashMap<&str, Vec<&Selector>> = HashMap::new();
     for f in all.iter().flatten() {
-        if let Some((labels, ports)) = &f.pods {
+        if let Some((labels, ports)) = f.pods.as_deref() {
             pods.entry(f.namespace.as_str()).or_default().push((labels, ports));
         }
         if let Some(selector) = &f.network_policy {
@@ -143,7 +145,7 @@ pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap
     for (i, f) in all.iter().enumerate() {
         let Some(f) = f else { continue };
         let in_namespace = pods.get(f.namespace.as_str()).unwrap_or(&none);
-        if let Some((selector, named)) = &f.service {
+        if let Some((selector, named)) = f.service.as_deref() {
             let selected: Vec<_> = in_namespace.iter().filter(|(labels, _)| selector.matches(labels)).collect();
             // Pods from outside the input may carry the port: only judge
             // when the input holds pods this Service selects.
