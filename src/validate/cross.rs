@@ -21,9 +21,9 @@ pub struct Facts {
     /// The object's effective namespace.
     pub namespace: String,
     /// Pod template labels and named container ports, for workloads.
-    pub pods: Option<Box<(BTreeMap<String, String>, HashSet<String>)>>,
+    pub pods: Option<Box<PodFacts>>,
     /// Service selector and its named targetPorts (pointer, name).
-    pub service: Option<Box<(Selector, Vec<(String, String)>)>>,
+    pub service: Option<Box<ServiceFacts>>,
     /// A NetworkPolicy's podSelector.
     pub network_policy: Option<Box<Selector>>,
     /// A PodDisruptionBudget's selector.
@@ -31,6 +31,12 @@ pub struct Facts {
     /// `runner-network-policy` applies to this object.
     pub runner_lint: bool,
 }
+
+/// A workload's pod template labels and named container ports.
+pub type PodFacts = (BTreeMap<String, String>, HashSet<String>);
+
+/// A Service's selector and its named targetPorts (pointer, name).
+pub type ServiceFacts = (Selector, Vec<(String, String)>);
 
 /// A pod template's labels and named container ports.
 type PodTemplate<'a> = (&'a BTreeMap<String, String>, &'a HashSet<String>);
