@@ -14,10 +14,10 @@
 #      (a) meshctl render -p offline -e prod [-f agents50]
 #      (b) helm template testmesh bench/helm-chart/testmesh -f <values.yaml>
 #      (c) meshctl render -p offline -e prod [-f ..] --out <dir>
-#    where meshctl is bench/.out/meshctl.bin, a copy of target/release/meshctl
+#    where meshctl is bench/.out/render/meshctl.bin, a copy of target/release/meshctl
 #    made right after the build;
 #    and the peak RSS of each (/usr/bin/time -v, median of 5 runs);
-# 5. prints a markdown table (also in bench/.out/results.md).
+# 5. prints a markdown table (also in bench/.out/render/results.md).
 #
 # Needs: cargo, python3 with PyYAML, hyperfine, GNU time (/usr/bin/time);
 # as root it apt-get installs the last two if they are missing.
@@ -29,7 +29,7 @@ cd "$root"
 RUNS="${RUNS:-30}"
 WARMUP="${WARMUP:-3}"
 RSS_RUNS="${RSS_RUNS:-5}"
-# SETTLE (seconds, default 180): see "load average" below.
+# SETTLE (seconds, default 180): see settle() below.
 AGENTS="${AGENTS:-50}"
 
 need_apt() {
@@ -49,9 +49,13 @@ echo "== cargo build --release" >&2
 cargo build --release --quiet
 # Time a snapshot of the binary just built, so that a cargo build running
 # elsewhere on the machine cannot replace it in the middle of the run.
-mkdir -p bench/.out
-cp target/release/meshctl bench/.out/meshctl.bin
-meshctl="bench/.out/meshctl.bin"
+# Everything this script writes is under bench/.out/render/ (other tools
+# use other directories of bench/.out/).
+out="bench/.out/render"
+rm -rf "$out"
+mkdir -p "$out"
+cp target/release/meshctl "$out/meshctl.bin"
+meshctl="$out/meshctl.bin"
 helm_abs="$(bash bench/install-helm.sh)"
 helm="${helm_abs#"$root"/}"
 
@@ -63,8 +67,6 @@ if ! cmp -s templates/helm/testmesh/values.schema.json bench/helm-chart/testmesh
   exit 2
 fi
 
-out="bench/.out"
-find "$out" -mindepth 1 -maxdepth 1 ! -name meshctl.bin -exec rm -rf {} +
 
 # The scaled case: AGENTS agents, each one Deployment.
 agents_file="$out/agents$AGENTS.yaml"
@@ -121,11 +123,21 @@ median_rss_kib() { # command... -> median "Maximum resident set size" in KiB
   printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-# The machine is shared: wait (up to SETTLE seconds) for the 1-minute load
-# average to fall below 0.5 (our own build included) before timing.
-settle_end=$((SECONDS + ${SETTLE:-180}))
-while awk '{exit !($1 >= 0.5)}' /proc/loadavg && ((SECONDS < settle_end)); do sleep 5; done
-load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+# The machine is shared (2 cores): before each timing, wait up to SETTLE
+# seconds for a quiet moment, when the whole machine was at least 90 % idle
+# over 2 s, and record how busy it was just before and just after.
+busy_pct() { # CPU busy % of the whole machine over 2 s
+  local a b
+  a=($(head -n1 /proc/stat)); sleep 2; b=($(head -n1 /proc/stat))
+  awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+    split(a, x); split(b, y); t = 0; for (i = 2; i <= 9; i++) t += y[i] - x[i]
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%d", t ? 100 * (t - idle) / t : 0 }'
+}
+settle() {
+  local end=$((SECONDS + ${SETTLE:-180})) b
+  while b="$(busy_pct)"; ((b > 10 && SECONDS < end)); do :; done
+  echo "$b"
+}
 for c in "${cases[@]}"; do
   values="$out/$c/values.yaml"
   outdir="$out/$c-out"
@@ -133,7 +145,8 @@ for c in "${cases[@]}"; do
   a="$meshctl render -p offline -e prod ${extra[$c]}"
   b="$helm template testmesh bench/helm-chart/testmesh -f $values"
   cc="$meshctl render -p offline -e prod ${extra[$c]} --out $outdir"
-  echo "== hyperfine, ${label[$c]}" >&2
+  busy_before="$(settle)"
+  echo "== hyperfine, ${label[$c]} (machine ${busy_before}% busy just before)" >&2
   hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic \
     --export-json "$out/$c.hyperfine.json" \
     -n "(a) meshctl render (stdout)" "$a >/dev/null" \
@@ -147,9 +160,9 @@ for c in "${cases[@]}"; do
     echo "$(median_rss_kib $cc)"
   } >"$out/$c.rss.txt"
   cat "$out/$c.rss.txt" >&2
+  echo "$busy_before $(busy_pct)" >"$out/$c.busy.txt"
 done
 
-load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 rev="$(git rev-parse --short HEAD)"
 dirty=""
@@ -157,15 +170,15 @@ dirty=""
   dirty=" (with uncommitted changes to the sources)"
 {
   echo "meshctl $rev$dirty, $("$helm" version --short), $(hyperfine --version), $(rustc --version | cut -d' ' -f1-2)"
-  echo "$(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); load average (1/5/15 min) before timing $load_before, after $load_after"
-  echo "equivalence check (bench/compare.py): $([[ $equivalent == yes ]] && echo "identical object sets in both cases and all 12 profile environments" || echo "DIFFERENCES, see bench/.out/*.compare.txt")"
+  echo "$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), shared"
+  echo "equivalence check (bench/compare.py): $([[ $equivalent == yes ]] && echo "identical object sets in both cases and all 12 profile environments" || echo "DIFFERENCES, see bench/.out/render/*.compare.txt")"
   echo
   python3 - "$out" "${cases[@]}" <<'PY'
 import json, sys
 out, cases = sys.argv[1], sys.argv[2:]
 labels = {"small": "offline/prod"}
-print("| case | objects | command | mean ± σ | min … max | user + sys | peak RSS (median of 5) |")
-print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+print("| case | objects | command | mean ± σ | median | min … max | user + sys | peak RSS (median of 5) |")
+print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
 for case in cases:
     res = json.load(open(f"{out}/{case}.hyperfine.json"))["results"]
     rss = [int(x) for x in open(f"{out}/{case}.rss.txt").read().split()]
@@ -173,14 +186,16 @@ for case in cases:
     name = labels.get(case, "offline/prod + " + case.replace("agents", "") + " agents")
     for r, kib in zip(res, rss):
         ms = lambda s: f"{s * 1000:.1f} ms"
-        print(f"| {name} | {objs} | {r['command']} | {ms(r['mean'])} ± {ms(r['stddev'])} | "
+        print(f"| {name} | {objs} | {r['command']} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['median'])} | "
               f"{ms(r['min'])} … {ms(r['max'])} | {ms(r['user'] + r['system'])} | {kib / 1024:.1f} MiB |")
 for case in cases:
     res = {r["command"]: r for r in json.load(open(f"{out}/{case}.hyperfine.json"))["results"]}
     a, b = res["(a) meshctl render (stdout)"]["mean"], res["(b) helm template"]["mean"]
     name = labels.get(case, "offline/prod + " + case.replace("agents", "") + " agents")
     faster, ratio = ("meshctl", b / a) if a < b else ("helm", a / b)
-    print(f"\n{name}: (a) {a*1000:.1f} ms vs (b) {b*1000:.1f} ms: {faster} is {ratio:.2f}x faster in wall time.", end="")
+    busy = open(f"{out}/{case}.busy.txt").read().split()
+    print(f"\n{name}: (a) {a*1000:.1f} ms vs (b) {b*1000:.1f} ms: {faster} is {ratio:.2f}x faster in mean wall time "
+          f"(machine {busy[0]}% busy just before timing, {busy[1]}% just after).", end="")
 print()
 PY
 } | tee "$out/results.md"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Validation benchmark, side by side on the same files:
+#   meshctl validate        (strict, rules, lints, CRDs for the chart's custom resources)
+#   parse only              (examples/parse_only: meshctl's splitter + YAML parser, no checks: the floor)
+#   kubernetes-validate     (PyPI, Kubernetes 1.33 schemas, --strict: the peer a user can install here)
+# on a generated corpus of 100,000 resources (bench/gen_corpus.py: the chart's own
+# objects mixed with generated workloads). kubernetes-validate runs on the first
+# 5 files (5,000 resources) only: the whole corpus would take about 12 minutes.
+# Each figure is the median of 3 runs; wall and CPU seconds and peak RSS come
+# from GNU time. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=bench/.out/validate
+mkdir -p "$OUT"
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+python3 -c 'import yaml' 2>/dev/null || pip install -q pyyaml
+command -v kubernetes-validate >/dev/null || pip install -q kubernetes-validate==1.37.0
+
+cargo build --release -q
+cargo build --release -q --example parse_only
+MESHCTL=target/release/meshctl
+PARSE=target/release/examples/parse_only
+
+rm -rf "$OUT/chart"
+$MESHCTL render -p aws -e prod --out "$OUT/chart" 2>/dev/null
+if [ ! -f "$OUT/corpus/corpus-099.yaml" ]; then
+    python3 bench/gen_corpus.py "$OUT/corpus" "$OUT/chart/manifests" 100 1000 >&2
+fi
+mkdir -p "$OUT/subset"
+for i in 000 001 002 003 004; do cp -f "$OUT/corpus/corpus-$i.yaml" "$OUT/subset/"; done
+SCHEMAS=templates/helm/testmesh/schemas
+
+# measure LABEL RESOURCES CMD...: median of 3 runs of wall, CPU (user+sys), max RSS.
+measure() {
+    local label=$1 n=$2; shift 2
+    local runs=()
+    for _ in 1 2 3; do
+        /usr/bin/time -o "$OUT/time" -f "%e %U %S %M" "$@" >/dev/null 2>&1 || true
+        runs+=("$(cat "$OUT/time")")
+    done
+    printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p | {
+        read -r wall user sys rss
+        python3 - "$label" "$n" "$wall" "$user" "$sys" "$rss" <<'PY'
+import sys
+label, n, wall, user, sys_, rss = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+cpu = user + sys_
+print(f"| {label} | {n:,} | {wall:.2f} | {cpu:.2f} | {n / cpu:,.0f} | {n / wall:,.0f} | {rss / 1024:.0f} |")
+PY
+    }
+}
+
+echo "| tool | resources | wall s | CPU s | resources / CPU-s | resources / s | peak RSS MB |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+measure "meshctl validate (100 files)" 100000 $MESHCTL validate --crds $SCHEMAS "$OUT/corpus"
+measure "parse only, the floor (100 files)" 100000 $PARSE "$OUT/corpus"
+measure "meshctl validate (5 files)" 5000 $MESHCTL validate --crds $SCHEMAS "$OUT/subset"
+measure "parse only (5 files)" 5000 $PARSE "$OUT/subset"
+measure "kubernetes-validate --strict -k 1.33.0 (5 files)" 5000 kubernetes-validate --strict --quiet -k 1.33.0 "$OUT"/subset/*.yaml
