@@ -425,11 +425,12 @@ fn rendered_output_directory_validates_including_terraform() {
     let tmp = tempfile::tempdir().unwrap();
     let out = render_to(tmp.path(), "gcp", "prod", &[]);
     let schemas = root().join("templates/helm/testmesh/schemas");
-    meshctl()
-        .args(["validate", "--crds", schemas.to_str().unwrap()])
-        .arg(out.join("manifests").to_str().unwrap())
-        .arg(out.join("terraform").to_str().unwrap())
-        .success();
+    // The whole output directory: manifests and the Terraform module, not
+    // values.yaml or render.json.
+    let text =
+        meshctl().args(["validate", "-v", "--crds", schemas.to_str().unwrap()]).arg(out.to_str().unwrap()).success();
+    assert!(text.contains("TerraformFile"), "{text}");
+    assert!(!text.contains("values.yaml") && !text.contains("render.json"), "{text}");
     // Break the module: an undeclared variable is an error on its file.
     let main_tf = out.join("terraform/main.tf");
     let text = std::fs::read_to_string(&main_tf).unwrap();

@@ -55,8 +55,14 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    // A render output holds values.yaml and render.json beside its
+    // manifests: they describe the render, they are not resources.
+    let render_output = dir.join("render.json").is_file();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if render_output && path.file_name().is_some_and(|n| n == "values.yaml" || n == "render.json") {
+            continue;
+        }
         if path.is_dir() {
             walk(&path, out)?;
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json" | "tf"))
