@@ -47,10 +47,15 @@ python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 
 echo "== cargo build --release" >&2
 cargo build --release --quiet
-# Time a snapshot of the binary just built, so that a cargo build running
-# elsewhere on the machine cannot replace it in the middle of the run.
+rev="$(git rev-parse --short HEAD)"
+dirty=""
+[[ -z "$(git status --porcelain -- src templates profiles offline-values Cargo.toml Cargo.lock build.rs)" ]] ||
+  dirty=" (with uncommitted changes to the sources)"
+
 # Everything this script writes is under bench/.out/render/ (other tools
-# use other directories of bench/.out/).
+# use other directories of bench/.out/). It times a snapshot of the binary
+# just built, so that a cargo build running elsewhere on the machine cannot
+# replace it in the middle of the run.
 out="bench/.out/render"
 rm -rf "$out"
 mkdir -p "$out"
@@ -66,7 +71,6 @@ if ! cmp -s templates/helm/testmesh/values.schema.json bench/helm-chart/testmesh
   echo "  cp templates/helm/testmesh/values.schema.json bench/helm-chart/testmesh/" >&2
   exit 2
 fi
-
 
 # The scaled case: AGENTS agents, each one Deployment.
 agents_file="$out/agents$AGENTS.yaml"
@@ -163,11 +167,6 @@ for c in "${cases[@]}"; do
   echo "$busy_before $(busy_pct)" >"$out/$c.busy.txt"
 done
 
-
-rev="$(git rev-parse --short HEAD)"
-dirty=""
-[[ -z "$(git status --porcelain -- src templates profiles offline-values Cargo.toml Cargo.lock build.rs)" ]] ||
-  dirty=" (with uncommitted changes to the sources)"
 {
   echo "meshctl $rev$dirty, $("$helm" version --short), $(hyperfine --version), $(rustc --version | cut -d' ' -f1-2)"
   echo "$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), shared"
