@@ -3,5 +3,6 @@
 //! `meshctl sandbox up`.
 
 pub mod apply;
+pub mod fieldpath;
 pub mod kubelet;
 pub mod patch;
