@@ -66,7 +66,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, timeout, timeout_at, Instant};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
 
 /// The IP address pods and their host report: everything is on loopback.
 pub const POD_IP: &str = "127.0.0.1";
@@ -1166,11 +1166,11 @@ async fn supervise(ctx: Arc<PodContext>, index: usize, child: Child, mut stop: w
                         tracing::info!(pod = %ctx.spec.id, container = %spec.name, %message, "killing unhealthy container");
                         ctx.update(index, |c| c.ready = false);
                         let deadline = Instant::now() + ctx.spec.grace;
-                        let status = stop_process(&ctx, spec, &mut process, pid, deadline).await;
+                        let status = stop_process(&ctx, spec, &mut process, pid, deadline, &mut stop).await;
                         (status, Some(message), false)
                     }
                     RunEnd::Stop(deadline) => {
-                        let status = stop_process(&ctx, spec, &mut process, pid, deadline).await;
+                        let status = stop_process(&ctx, spec, &mut process, pid, deadline, &mut stop).await;
                         (status, None, true)
                     }
                 };
@@ -1246,34 +1246,51 @@ async fn supervise(ctx: Arc<PodContext>, index: usize, child: Child, mut stop: w
     }
 }
 
-/// Stops a process: preStop hook, SIGTERM to its group, SIGKILL at `deadline`.
+/// Stops a process: preStop hook, SIGTERM to its group, SIGKILL at
+/// `deadline`, or sooner if termination is requested with an earlier
+/// deadline meanwhile (a pod deleted while a liveness kill is under way).
 async fn stop_process(
     ctx: &PodContext,
     spec: &ContainerSpec,
     process: &mut Child,
     pid: Option<u32>,
     deadline: Instant,
+    stop: &mut watch::Receiver<Option<Instant>>,
 ) -> io::Result<ExitStatus> {
+    let sooner = |deadline: Instant, stop: &mut watch::Receiver<Option<Instant>>| match *stop.borrow_and_update() {
+        Some(requested) => deadline.min(requested),
+        None => deadline,
+    };
+    let mut deadline = sooner(deadline, stop);
     if let Some(hook) = &spec.pre_stop {
         let budget = deadline.saturating_duration_since(Instant::now());
-        tokio::select! {
-            result = hook.run(spec, &ctx.spec.dir, budget) => {
-                if let Err(message) = result {
-                    tracing::warn!(pod = %ctx.spec.id, container = %spec.name, %message, "preStop hook failed");
+        let hook = hook.run(spec, &ctx.spec.dir, budget);
+        tokio::pin!(hook);
+        loop {
+            tokio::select! {
+                result = &mut hook => {
+                    if let Err(message) = result {
+                        tracing::warn!(pod = %ctx.spec.id, container = %spec.name, %message, "preStop hook failed");
+                    }
+                    break;
                 }
+                status = process.wait() => return status,
+                () = sleep_until(deadline) => break,
+                Ok(()) = stop.changed() => deadline = sooner(deadline, stop),
             }
-            status = process.wait() => return status,
         }
     }
     kill_group(pid, libc::SIGTERM);
-    match timeout_at(deadline, process.wait()).await {
-        Ok(status) => status,
-        Err(_) => {
-            tracing::info!(pod = %ctx.spec.id, container = %spec.name, "grace period over; sending SIGKILL");
-            kill_group(pid, libc::SIGKILL);
-            process.wait().await
+    loop {
+        tokio::select! {
+            status = process.wait() => return status,
+            () = sleep_until(deadline) => break,
+            Ok(()) = stop.changed() => deadline = sooner(deadline, stop),
         }
     }
+    tracing::info!(pod = %ctx.spec.id, container = %spec.name, "grace period over; sending SIGKILL");
+    kill_group(pid, libc::SIGKILL);
+    process.wait().await
 }
 
 /// Runs a container's probes; returns only when the container must be
@@ -1351,7 +1368,7 @@ async fn probe_loop(ctx: &PodContext, index: usize, probe: &Probe, kind: ProbeKi
                 }
             }
         }
-        tokio::time::sleep_until(next).await;
+        sleep_until(next).await;
     }
 }
 
