@@ -38,6 +38,9 @@ pub enum Error {
     /// A template failed, or produced something that is not a manifest.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The Kubernetes API sandbox could not start.
+    #[error("failed to start the sandbox")]
+    Sandbox(#[from] sandbox::Error),
     /// The render output directory could not be replaced.
     #[error("refusing to write `{path}`: {reason}")]
     OutputRefused {

@@ -47,6 +47,9 @@ pub enum Command {
     /// List profiles or show one.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
+    /// Run a local Kubernetes API sandbox (see `meshctl sandbox up --help`).
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Render Helm values, Kubernetes manifests and a Terraform root module
     /// for a profile environment.
     ///
@@ -145,6 +148,43 @@ pub enum ReportFormat {
     Junit,
     /// SARIF 2.1.0, for GitHub code scanning.
     Sarif,
+}
+
+/// `meshctl sandbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run a Kubernetes API sandbox on this machine until interrupted.
+    ///
+    /// A rehearsal cluster: kubectl and meshctl talk to it over HTTPS with
+    /// a bearer token, as to a real API server. Controllers roll out
+    /// Deployments, StatefulSets and Jobs; pods whose image is mapped with
+    /// --image run as local processes, the rest are simulated. There is no
+    /// scheduler, no container runtime, no network plugin and no admission
+    /// webhooks. Ctrl-C stops it and every pod process.
+    Up(SandboxUpArgs),
+}
+
+/// `meshctl sandbox up` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SandboxUpArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Write the kubeconfig here (mode 0600) instead of printing it to
+    /// stdout.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Keep objects, the CA and the token here, so a restart continues
+    /// where the last run stopped (and an old kubeconfig still works).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Run pods of this image as a local binary: IMAGE=PATH. IMAGE without
+    /// a tag matches every tag. Repeat for more images.
+    #[arg(long = "image", value_name = "IMAGE=PATH")]
+    pub images: Vec<String>,
+    /// How long a simulated pod takes to become ready, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub pod_ready_delay_ms: u64,
 }
 
 /// `meshctl profiles ...`.
@@ -273,6 +313,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Validate(args) => return run_validate(&assets, args),
+        Command::Sandbox(SandboxCommand::Up(args)) => return run_sandbox(args),
     }
     Ok(EXIT_OK)
 }
@@ -281,6 +322,43 @@ fn user_values(files: Vec<PathBuf>, set: Vec<String>, set_string: Vec<String>) -
     let mut sets: Vec<SetValue> = set.into_iter().map(SetValue::Typed).collect();
     sets.extend(set_string.into_iter().map(SetValue::String));
     UserValues { files, sets }
+}
+
+fn run_sandbox(args: SandboxUpArgs) -> Result<i32> {
+    let mut images = sandbox::ImageMap::default();
+    for mapping in &args.images {
+        let Some((image, path)) = mapping.split_once('=') else {
+            return Err(Error::Assets(format!("--image {mapping:?}: expected IMAGE=PATH")));
+        };
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(Error::Assets(format!("--image {mapping:?}: `{}` is not a file", path.display())));
+        }
+        images.insert(image, path);
+    }
+    let config = sandbox::SandboxConfig {
+        listen: args.listen,
+        state_dir: args.state_dir.clone(),
+        images,
+        pod_ready_delay: std::time::Duration::from_millis(args.pod_ready_delay_ms),
+        ..Default::default()
+    };
+    let sandbox = sandbox::Sandbox::start(config)?;
+    match &args.kubeconfig_out {
+        Some(path) => {
+            sandbox.write_kubeconfig(path)?;
+            eprintln!("sandbox listening on {}; kubeconfig written to {}", sandbox.url(), path.display());
+            eprintln!("try: kubectl --kubeconfig {} get namespaces", path.display());
+        }
+        None => {
+            eprintln!("sandbox listening on {}; kubeconfig follows on stdout", sandbox.url());
+            print_stdout(sandbox.kubeconfig().as_bytes())?;
+        }
+    }
+    eprintln!("press Ctrl-C to stop");
+    sandbox.run_until_signal()?;
+    eprintln!("sandbox stopped");
+    Ok(EXIT_OK)
 }
 
 fn run_validate(assets: &Assets, args: ValidateArgs) -> Result<i32> {
