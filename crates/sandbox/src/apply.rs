@@ -393,7 +393,13 @@ fn merge_into(schema: Schema<'_>, dst: &mut Value, src: &Value, names: &mut Vec<
                 *dst = Value::Array(merged);
             }
         }
-        _ => *dst = src.clone(),
+        (d, s) => {
+            // The same number written differently (`3` live, `3.0` from
+            // YAML) keeps the live form, so an unchanged field never flips.
+            if !values_equal(d, s) {
+                *d = s.clone();
+            }
+        }
     }
 }
 
