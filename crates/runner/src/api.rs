@@ -168,6 +168,9 @@ pub enum ApiError {
     /// An inline flow is malformed.
     #[error("invalid flow")]
     InvalidFlow(Vec<FlowProblem>),
+    /// The request body was refused (too large, not JSON, wrong shape).
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     /// The named flow does not exist.
     #[error("no flow named `{0}`")]
     UnknownFlow(String),
@@ -205,6 +208,7 @@ impl IntoResponse for ApiError {
                 };
                 (status, json!({ "error": message }))
             }
+            ApiError::Rejected(status, _) => (status, json!({ "error": message })),
             ApiError::InvalidFlow(problems) => {
                 (StatusCode::BAD_REQUEST, json!({ "error": message, "problems": problems }))
             }
@@ -307,7 +311,7 @@ pub struct RunRequest {
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(t)| t).map_err(|e| ApiError::BadRequest(e.body_text()))
+    body.map(|Json(t)| t).map_err(|e| ApiError::Rejected(e.status(), e.body_text()))
 }
 
 async fn create_run(

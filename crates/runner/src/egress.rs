@@ -630,6 +630,16 @@ impl EgressClient {
 
 fn parse_url(url: &str) -> Result<Uri, RequestError> {
     let invalid = |reason: &str| RequestError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+    // Name a refused scheme even when `http::Uri` cannot parse the rest
+    // (`file:///etc/passwd` has no authority).
+    if let Some((scheme, _)) = url.split_once(':') {
+        let scheme = scheme.to_ascii_lowercase();
+        let looks_like_scheme =
+            !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        if looks_like_scheme && scheme != "http" && scheme != "https" && url[scheme.len()..].starts_with("://") {
+            return Err(EgressError::Scheme(scheme).into());
+        }
+    }
     let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}

@@ -28,4 +28,4 @@ pub mod snapshots;
 
 pub use api::{app, AppState, Lifecycle};
 pub use config::{Config, ConfigError};
-pub use service::{run_from_env, serve, Error};
+pub use service::{run_from_env, serve, serve_on, Error};

@@ -85,9 +85,18 @@ pub async fn serve(
     state: AppState,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let config = state.config().clone();
-    let addr = SocketAddr::new(config.bind_address, config.port);
+    let addr = SocketAddr::new(state.config().bind_address, state.config().port);
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+    serve_on(listener, state, signal).await
+}
+
+/// [`serve`] on a listener the caller bound (tests bind port 0 first).
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let config = state.config().clone();
     let local = listener.local_addr().map_err(Error::Serve)?;
     // Tests and operators read this line to find the port.
     tracing::info!("listening on {local}");
