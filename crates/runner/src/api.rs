@@ -385,6 +385,8 @@ async fn seed(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         },
     };
     let _seeding = state.inner.seed_lock.lock().await;
+    // Another replica on a shared volume may have seeded with this key.
+    rescan(&state).await?;
     if let Some(k) = &key {
         if let Some(existing) = state.inner.store.by_idempotency_key(k) {
             let mut r = (StatusCode::OK, Json(json!({ "set": existing, "replayed": true }))).into_response();

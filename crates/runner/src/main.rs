@@ -18,6 +18,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+    // `testmesh-runner healthcheck` is the image's HEALTHCHECK.
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match runner::service::probe_live().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: not live: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     match runner::run_from_env().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -147,3 +147,24 @@ pub async fn shutdown_signal() {
         () = term => tracing::info!("SIGTERM received"),
     }
 }
+
+/// Asks a runner on this machine (`PORT`, default 8080) whether it is live:
+/// the container image's HEALTHCHECK, so the image needs no curl.
+pub async fn probe_live() -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = std::env::var("PORT").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "8080".to_owned());
+    let port: u16 = port.parse().map_err(|_| format!("invalid PORT={port:?}"))?;
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+        stream.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n").await.map_err(|e| e.to_string())?;
+        let mut head = Vec::new();
+        stream.take(64).read_to_end(&mut head).await.map_err(|e| e.to_string())?;
+        let head = String::from_utf8_lossy(&head);
+        if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") {
+            Ok(())
+        } else {
+            Err(format!("unexpected answer: {}", head.lines().next().unwrap_or_default()))
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), attempt).await.map_err(|_| "no answer within 3s".to_owned())?
+}

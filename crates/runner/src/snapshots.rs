@@ -204,26 +204,34 @@ impl SnapshotStore {
         idempotency_key: Option<String>,
         created_at: String,
     ) -> Result<Arc<SnapshotSet>, StoreError> {
-        let sequence = self.index.read().expect("index lock").highest_sequence + 1;
         let flows: BTreeMap<String, Value> = flows.into_iter().map(|(k, v)| (k, canonical_json(&v))).collect();
-        let set = SnapshotSet {
-            id: format!("set-{sequence:08}"),
-            sequence,
-            created_at,
-            hash: content_hash(&flows),
-            idempotency_key,
-            flows,
+        let hash = content_hash(&flows);
+        let mut sequence = self.index.read().expect("index lock").highest_sequence + 1;
+        // Replicas sharing a ReadWriteMany volume may pick the same sequence;
+        // publishing never overwrites, so the loser takes the next number.
+        let (set, path) = loop {
+            let set = SnapshotSet {
+                id: format!("set-{sequence:08}"),
+                sequence,
+                created_at: created_at.clone(),
+                hash: hash.clone(),
+                idempotency_key: idempotency_key.clone(),
+                flows: flows.clone(),
+            };
+            let name = format!("{}.json", set.id);
+            let path = self.dir.join(&name);
+            let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            let text = serde_json::to_vec_pretty(&set).expect("snapshot sets serialize");
+            match write_atomically(&self.dir, &tmp, &path, &text) {
+                Ok(()) => break (set, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && sequence < u64::from(u32::MAX) => sequence += 1,
+                Err(source) => return Err(StoreError::Write { path, source }),
+            }
         };
-        let name = format!("{}.json", set.id);
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec_pretty(&set).expect("snapshot sets serialize");
-        write_atomically(&self.dir, &tmp, &path, &text)
-            .map_err(|source| StoreError::Write { path: path.clone(), source })?;
-        tracing::info!(set = %set.id, hash = %set.hash, flows = set.flows.len(), "snapshot set stored");
+        tracing::info!(set = %set.id, hash = %set.hash, flows = set.flows.len(), file = %path.display(), "snapshot set stored");
         let set = Arc::new(set);
         let mut index = self.index.write().expect("index lock");
-        index.highest_sequence = sequence;
+        index.highest_sequence = index.highest_sequence.max(sequence);
         index.sets.push(summary(&set));
         index.current = Some(set.clone());
         Ok(set)
@@ -237,16 +245,23 @@ impl SnapshotStore {
     }
 }
 
-/// Writes `bytes` to `tmp`, flushes it to disk, renames it to `path` and
+/// Writes `bytes` to `tmp`, flushes it to disk, publishes it as `path` and
 /// flushes the directory, so a crash leaves either the old state or the
-/// complete new file.
+/// complete new file. Never replaces an existing `path` (AlreadyExists):
+/// the file is published with a hard link, which fails if the name is
+/// taken, falling back to a checked rename on filesystems without links.
 pub fn write_atomically(dir: &Path, tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(tmp, path)?;
+        match fs::hard_link(tmp, path) {
+            Ok(()) => fs::remove_file(tmp)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) if path.exists() => return Err(io::ErrorKind::AlreadyExists.into()),
+            Err(_) => fs::rename(tmp, path)?,
+        }
         File::open(dir)?.sync_all()
     })();
     if result.is_err() {
@@ -430,6 +445,20 @@ mod tests {
         // The next seed never reuses a corrupt file's sequence.
         let next = store.save(flows(json!({"v": 4})), None, "t3".into()).unwrap();
         assert_eq!(next.sequence, 4);
+    }
+
+    #[test]
+    fn a_sequence_taken_by_another_writer_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::open(dir.path()).unwrap();
+        // Another replica on the same volume publishes set 1 after we scanned.
+        let theirs = b"{\"written\": \"by another replica\"}";
+        fs::write(dir.path().join("set-00000001.json"), theirs).unwrap();
+        let ours = store.save(flows(json!({"v": 1})), None, "t".into()).unwrap();
+        assert_eq!(ours.id, "set-00000002");
+        assert_eq!(fs::read(dir.path().join("set-00000001.json")).unwrap(), theirs);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "no temporary file is left: {names:?}");
     }
 
     #[test]

@@ -78,6 +78,18 @@ async fn the_example_flows_start_and_answer_health() {
     let health = http("GET", &format!("{}/v1/health", runner.url), None, &[]).await.unwrap();
     assert_eq!(health.status, StatusCode::OK, "{}", health.text);
     assert_eq!(health.json()["checks"]["flows"]["loaded"], 2);
+
+    // The image's HEALTHCHECK command.
+    let port = runner.url.rsplit(':').next().unwrap().to_owned();
+    let probe = |port: &str| {
+        Command::new(env!("CARGO_BIN_EXE_testmesh-runner")).arg("healthcheck").env("PORT", port).output().unwrap()
+    };
+    let live = probe(&port);
+    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    drop(runner);
+    let dead = probe(&port);
+    assert_eq!(dead.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dead.stderr).starts_with("error: not live:"));
 }
 
 fn flow_files(dir: &std::path::Path, upstream: &Upstream) -> String {
