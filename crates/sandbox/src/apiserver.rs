@@ -694,7 +694,7 @@ fn apply_error(rt: &ResourceType, name: &str, e: ApplyError) -> ApiError {
                 .iter()
                 .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": c.field}))
                 .collect();
-            err.details = Some(details);
+            err.details = Some(Box::new(details));
             err
         }
         ApplyError::Invalid(message) => ApiError::invalid(rt, name, vec![FieldCause::invalid("", message)]),

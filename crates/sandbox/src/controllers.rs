@@ -916,10 +916,10 @@ fn pod(shared: &Arc<Shared>, key: &ObjectKey, pod: &Value, timers: &mut Timers) 
             if run_to_completion {
                 let status = simulated_status(pod, false, restarts, "Failed");
                 shared.api.update_status(&pod_rt, &key.namespace, &key.name, |s| *s = status.clone());
-            } else if !timers.pods.contains_key(&id_key) {
+            } else if let std::collections::hash_map::Entry::Vacant(slot) = timers.pods.entry(id_key) {
                 let status = simulated_status(pod, false, restarts + 1, "Running");
                 shared.api.update_status(&pod_rt, &key.namespace, &key.name, |s| *s = status.clone());
-                timers.pods.insert(id_key, Instant::now() + Duration::from_secs(1).max(delay));
+                slot.insert(Instant::now() + Duration::from_secs(1).max(delay));
             }
         }
         ("Running", "never-ready") => {}

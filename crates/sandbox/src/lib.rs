@@ -169,9 +169,15 @@ impl Sandbox {
             .enable_all()
             .build()
             .map_err(Error::Runtime)?;
-        let listener = runtime
-            .block_on(TcpListener::bind(config.listen))
-            .map_err(|source| Error::Bind { addr: config.listen, source })?;
+        // Bound without block_on, so a caller that is itself async can start
+        // a sandbox.
+        let bind_error = |source| Error::Bind { addr: config.listen, source };
+        let std_listener = std::net::TcpListener::bind(config.listen).map_err(bind_error)?;
+        std_listener.set_nonblocking(true).map_err(bind_error)?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener).map_err(bind_error)?
+        };
         let local = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?;
         let address = local.to_string();
         let url = format!("https://{address}");
@@ -256,7 +262,7 @@ impl Sandbox {
     }
 
     /// Blocks until SIGINT or SIGTERM, then stops (pods get their grace
-    /// period).
+    /// period). Not for async callers.
     pub fn run_until_signal(mut self) -> Result<(), Error> {
         let runtime = self.runtime.take().expect("the runtime lives until drop");
         let shared = self.shared.clone();
@@ -279,12 +285,17 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             let shared = self.shared.clone();
-            runtime.block_on(async move {
+            let (done, stopped) = std::sync::mpsc::channel();
+            runtime.spawn(async move {
                 // Pod processes get a short grace: a test's sandbox is going
                 // away and nobody waits for a clean drain.
                 let _ = tokio::time::timeout(Duration::from_secs(5), shared.pods.stop_all()).await;
+                let _ = done.send(());
             });
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            // A plain channel, not block_on: the handle may be dropped inside
+            // another runtime.
+            let _ = stopped.recv_timeout(Duration::from_secs(6));
+            runtime.shutdown_background();
         }
     }
 }

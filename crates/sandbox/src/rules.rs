@@ -139,7 +139,9 @@ fn pod_spec_defaults(spec: &mut Value) {
 pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    if !is_dns_subdomain(name) && !(rt.kind.ends_with("Role") || rt.kind.ends_with("RoleBinding")) {
+    // RBAC names may hold `:` (system:controller:...), as Kubernetes allows.
+    let rbac = rt.kind.ends_with("Role") || rt.kind.ends_with("RoleBinding");
+    if !(is_dns_subdomain(name) || rbac) {
         causes.push(FieldCause::invalid(
             "metadata.name",
             format!(
@@ -224,11 +226,7 @@ pub fn immutable_changes(rt: &ResourceType, live: &Value, new: &Value) -> Vec<Fi
                 check("spec.podManagementPolicy");
             }
         }
-        ("", "Service") => {
-            if !new["spec"]["clusterIP"].is_null() {
-                check("spec.clusterIP");
-            }
-        }
+        ("", "Service") if !new["spec"]["clusterIP"].is_null() => check("spec.clusterIP"),
         ("batch", "Job") => {
             check("spec.selector");
             check("spec.template");

@@ -13,7 +13,7 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// Seconds for a `Retry-After` header (429 and some 5xx).
     pub retry_after: Option<u64>,
 }
@@ -29,13 +29,13 @@ impl ApiError {
 
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
         let mut e = Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(rt)));
-        e.details = Some(details(rt, name));
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
     pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
         let mut e = Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(rt)));
-        e.details = Some(details(rt, name));
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
@@ -49,7 +49,7 @@ impl ApiError {
                 qualified(rt)
             ),
         );
-        e.details = Some(details(rt, name));
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
@@ -63,7 +63,7 @@ impl ApiError {
         d["kind"] = json!(rt.kind);
         d["causes"] =
             causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
-        e.details = Some(d);
+        e.details = Some(Box::new(d));
         e
     }
 
@@ -91,7 +91,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            status["details"] = details.as_ref().clone();
         }
         if let Some(seconds) = self.retry_after {
             status["details"]["retryAfterSeconds"] = json!(seconds);

@@ -72,6 +72,9 @@ pub struct Store {
     log_path: Option<PathBuf>,
 }
 
+/// The changes after a resourceVersion: the backlog, then a receiver.
+pub type Following = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 /// Why a watch cannot start at the requested resourceVersion.
 #[derive(Debug)]
 pub struct TooOld {
@@ -216,7 +219,7 @@ impl Store {
     /// Starts following changes after `rv`: the history since then plus a
     /// receiver for what comes next, taken atomically so nothing is missed
     /// or repeated.
-    pub fn follow(&self, rv: u64) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), TooOld> {
+    pub fn follow(&self, rv: u64) -> Result<Following, TooOld> {
         let inner = self.lock();
         if rv < inner.compacted {
             return Err(TooOld { oldest: inner.compacted });
