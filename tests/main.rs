@@ -7,5 +7,6 @@ mod errors;
 mod golden;
 mod injection;
 mod kube_types;
+mod sandbox;
 mod terraform;
 mod validate;

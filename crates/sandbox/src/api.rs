@@ -211,6 +211,15 @@ async fn route(shared: &Arc<Shared>, request: Request) -> Result<Response, ApiEr
             .await;
         }
     }
+    if let (Some(name), ["log"], true) = (name, sub, group.is_empty() && plural == "pods" && method == Method::GET) {
+        shared.faults.on_request("get", "pods/log");
+        api_get_pod(shared, &rt, namespace, name)?;
+        let text = match shared.pods.log_path(namespace, name, query.get("container")) {
+            Some(path) => std::fs::read_to_string(&path).unwrap_or_default(),
+            None => String::new(),
+        };
+        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response());
+    }
     let subresource = match sub {
         [] => None,
         ["status"] if rt.has_status => Some("status"),
@@ -306,6 +315,10 @@ async fn route(shared: &Arc<Shared>, request: Request) -> Result<Response, ApiEr
         }
         _ => unreachable!("verbs are matched above"),
     }
+}
+
+fn api_get_pod(shared: &Arc<Shared>, rt: &ResourceType, namespace: &str, name: &str) -> Result<(), ApiError> {
+    shared.api.get(rt, namespace, name).map(|_| ())
 }
 
 fn wants_aggregated(accept: &str) -> bool {

@@ -68,6 +68,15 @@ impl PodRuntime {
         self.lock().get(&(namespace.to_string(), name.to_string()))?.host_port(port.clone())
     }
 
+    /// The log file of a running pod's container (the first when `None`).
+    pub fn log_path(&self, namespace: &str, name: &str, container: Option<&str>) -> Option<PathBuf> {
+        let running = self.lock().get(&(namespace.to_string(), name.to_string()))?.clone();
+        match container {
+            Some(c) => running.log_path(c),
+            None => running.state().borrow().containers.first().and_then(|c| running.log_path(&c.name)),
+        }
+    }
+
     /// Terminates every pod process (sandbox shutdown).
     pub async fn stop_all(&self) {
         let pods: Vec<Arc<RunningPod>> = self.lock().drain().map(|(_, p)| p).collect();

@@ -82,6 +82,11 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if group.is_empty() && t.plural == "pods" {
+            resources.push(
+                json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}),
+            );
+        }
         if group.is_empty() && (t.plural == "services" || t.plural == "pods") {
             resources.push(json!({
                 "name": format!("{}/proxy", t.plural),
@@ -124,7 +129,7 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
                             if !t.short_names.is_empty() {
                                 r["shortNames"] = json!(t.short_names);
                             }
-                            if t.custom {
+                            if t.in_category_all() {
                                 r["categories"] = json!(["all"]);
                             }
                             if t.has_status {

@@ -49,10 +49,23 @@ impl ResourceType {
         if !self.short_names.is_empty() {
             entry["shortNames"] = json!(self.short_names);
         }
-        if self.custom {
+        if self.in_category_all() {
             entry["categories"] = json!(["all"]);
         }
         entry
+    }
+
+    /// Whether `kubectl get all` includes this resource (as in Kubernetes,
+    /// plus every custom resource).
+    pub fn in_category_all(&self) -> bool {
+        self.custom
+            || matches!(
+                (self.group.as_str(), self.plural.as_str()),
+                ("", "pods" | "services")
+                    | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
+                    | ("batch", "jobs" | "cronjobs")
+                    | ("autoscaling", "horizontalpodautoscalers")
+            )
     }
 }
 

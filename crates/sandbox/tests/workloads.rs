@@ -188,9 +188,14 @@ async fn process_backed_pods_are_probed_reached_through_the_service_proxy_and_st
     }
     assert_eq!(seen.len(), 2, "both pods served: {seen:?}");
 
+    // The process's output is the pod's log.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let first = seen.iter().next().unwrap();
+    let log = pods.logs(first, &kube::api::LogParams::default()).await.unwrap();
+    assert!(log.contains("listening on 127.0.0.1"), "{log}");
+
     // Deleting a pod terminates its process gracefully (SIGTERM, then it
     // exits 0 after its shutdown delay) and the pod object goes away.
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let victim = seen.iter().next().unwrap().clone();
     pods.delete(&victim, &DeleteParams::default()).await.unwrap();
     let terminating = pods.get_opt(&victim).await.unwrap();
