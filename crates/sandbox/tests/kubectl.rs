@@ -184,6 +184,24 @@ fn kubectl_gets_applies_server_side_reads_back_and_deletes() {
 }
 
 #[test]
+fn the_admin_endpoint_takes_fault_rules_and_reports_counters() {
+    let sandbox = start();
+    let kubectl = Kubectl::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let rule = write(
+        dir.path(),
+        "rule.json",
+        r#"{"verb": "list", "resource": "configmaps", "action": "status", "code": 500, "count": 1}"#,
+    );
+    kubectl.ok(&["create", "--raw", "/sandbox/admin/faults", "-f", rule.to_str().unwrap()]);
+    let (ok, _, err) = kubectl.run(&["get", "configmaps"]);
+    assert!(!ok && err.contains("injected fault"), "{err}");
+    kubectl.ok(&["get", "configmaps"]);
+    let counters: Value = serde_json::from_str(&kubectl.ok(&["get", "--raw", "/sandbox/admin/counters"])).unwrap();
+    assert_eq!(counters["requests"]["list configmaps"], 2, "{counters}");
+}
+
+#[test]
 fn kubectl_without_the_token_is_unauthorized() {
     let sandbox = start();
     let kubectl = Kubectl::new(&sandbox);

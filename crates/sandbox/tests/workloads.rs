@@ -209,3 +209,51 @@ async fn process_backed_pods_are_probed_reached_through_the_service_proxy_and_st
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_selector_switch_reaches_the_proxy_only_after_endpoint_propagation() {
+    let mut images = sandbox::ImageMap::default();
+    images.insert("example.test/echo", env!("CARGO_BIN_EXE_sandbox-echo"));
+    let sandbox = start_with(sandbox::SandboxConfig {
+        images,
+        probe_period_cap: Some(Duration::from_millis(100)),
+        // Long enough that the first request after the switch surely
+        // precedes the endpoint update, as in a real cluster.
+        endpoint_delay: Duration::from_secs(3),
+        ..Default::default()
+    });
+    let client = client(&sandbox).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    for (name, colour) in [("blue", "blue"), ("green", "green")] {
+        let mut d = deployment(name, 1, "example.test/echo:1", json!({}));
+        let c = &mut d["spec"]["template"]["spec"]["containers"][0];
+        c["ports"] = json!([{"name": "http", "containerPort": 8080}]);
+        c["env"] = json!([{"name": "ECHO_MESSAGE", "value": colour}]);
+        deploys.patch(name, &PatchParams::apply("t"), &Patch::Apply(d)).await.unwrap();
+    }
+    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "default");
+    let service = |target: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "live"},
+            "spec": {"selector": {"app": target}, "ports": [{"port": 80, "targetPort": "http"}]}})
+    };
+    services.patch("live", &PatchParams::apply("t"), &Patch::Apply(service("blue"))).await.unwrap();
+    let ask = || {
+        let client = client.clone();
+        async move {
+            let request =
+                http::Request::get("/api/v1/namespaces/default/services/live/proxy/").body(Vec::<u8>::new()).unwrap();
+            let text = client.request_text(request).await.ok()?;
+            serde_json::from_str::<Value>(&text).ok()?["message"].as_str().map(String::from)
+        }
+    };
+    let first = eventually("blue answers", || async { ask().await.filter(|m| m == "blue") }).await;
+    assert_eq!(first, "blue");
+    eventually("green is ready", || async {
+        (deploys.get("green").await.unwrap().status?.ready_replicas == Some(1)).then_some(())
+    })
+    .await;
+
+    services.patch("live", &PatchParams::apply("t"), &Patch::Apply(service("green"))).await.unwrap();
+    assert_eq!(ask().await.as_deref(), Some("blue"), "the old endpoints serve until propagation");
+    eventually("green answers after propagation", || async { ask().await.filter(|m| m == "green") }).await;
+}
