@@ -38,6 +38,9 @@ pub enum Error {
     /// A template failed, or produced something that is not a manifest.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// A cluster operation failed.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// The Kubernetes API sandbox could not start.
     #[error("failed to start the sandbox")]
     Sandbox(#[from] sandbox::Error),

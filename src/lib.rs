@@ -24,6 +24,7 @@
 
 pub mod assets;
 pub mod cli;
+pub mod cluster;
 pub mod error;
 pub mod ops;
 pub mod profile;
