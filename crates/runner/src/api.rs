@@ -367,7 +367,7 @@ async fn run_golden(state: &AppState) -> Result<(Vec<Arc<Flow>>, Vec<RunReport>)
     let _slot = state.worker().await?;
     let mut reports = Vec::with_capacity(golden.len());
     for flow in &golden {
-        reports.push(state.inner.executor.run(flow, state.inner.config.max_execution_time).await);
+        reports.push(state.inner.executor.run_keeping_bodies(flow, state.inner.config.max_execution_time, true).await);
     }
     Ok((golden, reports))
 }

@@ -147,8 +147,14 @@ impl Executor {
     }
 
     /// Runs `flow`, which must finish within `limit`.
-    #[tracing::instrument(name = "run", skip_all, fields(flow = %flow.name))]
     pub async fn run(&self, flow: &Flow, limit: Duration) -> RunReport {
+        self.run_keeping_bodies(flow, limit, false).await
+    }
+
+    /// [`Executor::run`], keeping every step's response body in the report
+    /// (for snapshots) when `keep_bodies`.
+    #[tracing::instrument(name = "run", skip_all, fields(flow = %flow.name))]
+    pub async fn run_keeping_bodies(&self, flow: &Flow, limit: Duration, keep_bodies: bool) -> RunReport {
         let started = Instant::now();
         let deadline = started + limit;
         let started_at = jiff::Timestamp::now().to_string();
@@ -162,12 +168,14 @@ impl Executor {
                 steps.push(skipped(step));
                 continue;
             }
-            let (report, step_outcome) = self.run_step(step, &scope, deadline, limit).await;
+            let (report, step_outcome) = self.run_step(step, &scope, deadline, limit, keep_bodies).await;
             if report.status == StepStatus::Passed {
                 // Every step offers its status and body besides what it declares.
                 let mut values = report.outputs.clone();
                 values.entry("status".into()).or_insert_with(|| Value::from(report.http_status.unwrap_or_default()));
-                values.entry("body".into()).or_insert_with(|| report.body.clone().unwrap_or(Value::Null));
+                if step.body_referenced {
+                    values.entry("body".into()).or_insert_with(|| report.body.clone().unwrap_or(Value::Null));
+                }
                 scope.steps.insert(step.id.clone(), values);
             }
             outcome = step_outcome;
@@ -192,6 +200,7 @@ impl Executor {
         scope: &Scope<'_>,
         deadline: Instant,
         limit: Duration,
+        keep_body: bool,
     ) -> (StepReport, Outcome) {
         let mut report = StepReport {
             id: step.id.clone(),
@@ -247,7 +256,9 @@ impl Executor {
         report.http_status = Some(response.status.as_u16());
         report.redirects = response.redirects;
         let text = String::from_utf8_lossy(&response.body);
-        let json: Option<Value> = serde_json::from_slice(&response.body).ok();
+        let keep_body = keep_body || step.body_referenced;
+        let json: Option<Value> =
+            if keep_body || step.reads_json() { serde_json::from_slice(&response.body).ok() } else { None };
         let observed =
             Observed { status: response.status.as_u16(), headers: &response.headers, text: &text, json: json.as_ref() };
         report.assertion_failures = step.asserts.iter().filter_map(|a| a.check(&observed)).collect();
@@ -263,7 +274,9 @@ impl Executor {
         if !missing.is_empty() {
             report.assertion_failures.push(format!("output: nothing to capture for {}", missing.join(", ")));
         }
-        report.body = Some(json.unwrap_or_else(|| Value::String(text.into_owned())));
+        if keep_body {
+            report.body = Some(json.unwrap_or_else(|| Value::String(text.into_owned())));
+        }
         let outcome = if report.assertion_failures.is_empty() { Outcome::Passed } else { Outcome::Failed };
         report.status = if outcome == Outcome::Passed { StepStatus::Passed } else { StepStatus::Failed };
         (report, outcome)

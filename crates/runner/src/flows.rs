@@ -96,6 +96,19 @@ pub struct Step {
     pub asserts: Vec<Assertion>,
     /// Values captured for later steps.
     pub outputs: Vec<(String, Capture)>,
+    /// Whether a later step reads `${steps.<id>.body}`, so the body must be
+    /// kept after the step.
+    pub body_referenced: bool,
+}
+
+impl Step {
+    /// Whether checking or capturing needs the body parsed as JSON. Parsing
+    /// is skipped otherwise: it is most of a plain step's own cost.
+    pub fn reads_json(&self) -> bool {
+        self.body_referenced
+            || self.asserts.iter().any(|a| matches!(a, Assertion::JsonEquals(..) | Assertion::JsonExists(..)))
+            || self.outputs.iter().any(|(_, c)| matches!(c, Capture::Json(_) | Capture::Body))
+    }
 }
 
 /// A request body.
@@ -632,6 +645,7 @@ pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Vec<FlowProblem>> {
     }
     // Outputs each earlier step offers, so references are checked at load.
     let mut offered: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut referenced_bodies: HashSet<String> = HashSet::new();
     let mut steps = Vec::new();
     for s in doc.steps.value {
         let at = s.id.referenced;
@@ -810,12 +824,22 @@ pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Vec<FlowProblem>> {
             };
             outputs.push((name.clone(), capture));
         }
+        for (t, _) in &templates {
+            for (ref_id, field) in t.step_refs() {
+                if field == "body" {
+                    referenced_bodies.insert(ref_id.to_owned());
+                }
+            }
+        }
         let mut fields: HashSet<String> = s.output.keys().cloned().collect();
         // Every step offers its status and body without declaring them.
         fields.insert("status".into());
         fields.insert("body".into());
         offered.insert(id.clone(), fields);
-        steps.push(Step { id, method, url, headers, body, timeout, asserts, outputs });
+        steps.push(Step { id, method, url, headers, body, timeout, asserts, outputs, body_referenced: false });
+    }
+    for step in &mut steps {
+        step.body_referenced = referenced_bodies.contains(&step.id);
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code when the runner could not start or stopped with a failure.
 const EXIT_FAILURE: u8 = 1;
 

@@ -58,13 +58,25 @@ steps:
       body_contains: [plain, hello]
       headers:
         x-served-by: {{ exists: true }}
+  - id: copy
+    action: http_request
+    config:
+      method: POST
+      url: {u}/users
+      body:
+        # A whole-value reference keeps its JSON type: the earlier body.
+        name: "${{steps.read.body}}"
+    assert:
+      json:
+        - path: $.name.roles[0]
+          equals: admin
 "#,
         u = upstream.url()
     );
     let report = run_inline(&state, &flow).await;
     assert_eq!(report["outcome"], "passed", "{report:#}");
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 3);
+    assert_eq!(steps.len(), 4);
     assert_eq!(steps[0]["http_status"], 201);
     assert_eq!(steps[0]["outputs"]["user_id"], 42);
     assert_eq!(steps[0]["outputs"]["where"], "/users/42");
