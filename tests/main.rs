@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod cluster_release;
 mod errors;
 mod golden;
 mod injection;
