@@ -380,3 +380,92 @@ async fn a_lock_taken_over_by_someone_else_is_reported_lost_and_left_to_them() {
     let spec = lease(&cluster, "meshctl-lock-testmesh").await.expect("still there").spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("mallory@elsewhere pid 9 (999999)"));
 }
+
+#[tokio::test]
+async fn records_and_the_lock_survive_injected_api_faults() {
+    use sandbox::{FaultAction, FaultRule};
+    let sandbox = start();
+    let cluster = connect(&sandbox).await;
+    let rule = |verb: &str, resource: &str, action: FaultAction, count: u64| FaultRule {
+        verb: Some(verb.into()),
+        resource: Some(resource.into()),
+        action,
+        rate: None,
+        count: Some(count),
+    };
+    let unavailable = || FaultAction::Status { code: 503, retry_after: None };
+    sandbox.inject(rule("create", "secrets", unavailable(), 1));
+    sandbox.inject(rule("list", "secrets", FaultAction::Status { code: 429, retry_after: Some(0) }, 1));
+    sandbox.inject(rule("update", "secrets", FaultAction::Conflict, 2));
+    sandbox.inject(rule("create", "leases", unavailable(), 1));
+    sandbox.inject(rule("update", "leases", FaultAction::Conflict, 2));
+    sandbox.inject(rule("delete", "leases", unavailable(), 1));
+
+    let progress = meshctl::cluster::events::Silent;
+    let duration = Duration::from_secs(1);
+    let lock = ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress)
+        .await
+        .unwrap();
+    let store = ReleaseStore::new(&cluster, "default", "testmesh");
+    for status in [Status::Deployed, Status::Deployed] {
+        let rev = store.begin(draft("apply", 1)).await.unwrap();
+        store.finish(rev.number, status, "apply").await.unwrap();
+    }
+    assert_eq!(statuses(&store.history().await.unwrap()), [(1, Status::Superseded), (2, Status::Deployed)]);
+
+    // Renewals met two conflicts on a lease still ours: not a loss.
+    let acquired = lease(&cluster, "meshctl-lock-testmesh").await.unwrap().spec.unwrap().acquire_time.unwrap().0;
+    eventually("the lease is renewed past its duration", || async {
+        let renewed = lease(&cluster, "meshctl-lock-testmesh").await?.spec?.renew_time?.0;
+        (renewed >= acquired + jiff::SignedDuration::from_secs(2)).then_some(())
+    })
+    .await;
+    assert!(!lock.lost());
+    lock.release().await.unwrap();
+    assert!(lease(&cluster, "meshctl-lock-testmesh").await.is_none());
+    // Every injected fault was met (a rule with a count expires when used up).
+    assert_eq!(sandbox.shared().faults.rules(), []);
+}
+
+#[tokio::test]
+async fn of_two_operations_racing_for_an_expired_lock_exactly_one_wins() {
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    let sandbox = start();
+    let cluster = connect(&sandbox).await;
+    // A lease left by a holder that died an hour ago.
+    let an_hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let leases: Api<Lease> = Api::namespaced(cluster.client().clone(), "default");
+    let abandoned = Lease {
+        metadata: ObjectMeta { name: Some("meshctl-lock-testmesh".into()), ..Default::default() },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("carol@old pid 7 (777777)".into()),
+            lease_duration_seconds: Some(15),
+            acquire_time: Some(MicroTime(an_hour_ago)),
+            renew_time: Some(MicroTime(an_hour_ago)),
+            lease_transitions: Some(4),
+            ..Default::default()
+        }),
+    };
+    leases.create(&PostParams::default(), &abandoned).await.unwrap();
+
+    let (events, progress) = recorder();
+    let duration = Duration::from_secs(30);
+    let (a, b) = tokio::join!(
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress),
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", duration, &progress),
+    );
+    let (winner, refused) = match (a, b) {
+        (Ok(lock), Err(e)) | (Err(e), Ok(lock)) => (lock, e),
+        (a, b) => panic!("expected one winner: {:?} / {:?}", a.map(|l| l.holder().to_string()), b.map(|_| ())),
+    };
+    let ClusterError::Locked { holder, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!(holder, winner.holder());
+    let spec = lease(&cluster, "meshctl-lock-testmesh").await.unwrap().spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some(winner.holder()));
+    assert_eq!(spec.lease_transitions, Some(5));
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "only the winner took over: {events:?}");
+    assert!(matches!(&events[0], Event::Warning(w) if w.contains("from carol@old pid 7 (777777)")), "{events:?}");
+    winner.release().await.unwrap();
+}

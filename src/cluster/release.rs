@@ -304,8 +304,19 @@ impl<'a> ReleaseStore<'a> {
             let params = PostParams::default();
             match with_retries(|| self.api.create(&params, &secret)).await {
                 Ok(_) => return Ok(revision),
-                // Another writer took this number: read the history again.
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    // Either our own create, retried after its response was
+                    // lost, or another writer took this number: in the
+                    // first case the record is ours, in the second read the
+                    // history again.
+                    let name = self.secret_name(number);
+                    let existing = with_retries(|| self.api.get_opt(&name)).await.map_err(|e| {
+                        ClusterError::api(format!("reading release record {}/{name}", self.namespace), e)
+                    })?;
+                    if existing.and_then(|s| self.decode(&s).ok()).is_some_and(|r| r == revision) {
+                        return Ok(revision);
+                    }
+                }
                 Err(e) => {
                     return Err(ClusterError::api(
                         format!("creating release record {}/{}", self.namespace, self.secret_name(number)),
