@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod cluster_wait_diff;
 mod cluster_release;
 mod errors;
 mod golden;

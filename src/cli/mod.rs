@@ -1,6 +1,8 @@
 //! The command line: clap definitions, turning arguments into requests, and
 //! printing results. Data goes to stdout, messages to stderr.
 
+pub mod progress;
+
 use std::io::Write;
 use std::path::PathBuf;
 

@@ -69,6 +69,15 @@ pub enum ClusterError {
         /// One line per object: what it is waiting for.
         details: String,
     },
+    /// Objects can no longer become ready without a change (a rollout past
+    /// its progress deadline, a failed Job); waiting longer would not help.
+    #[error("{count} object(s) failed to become ready:\n{details}")]
+    Failed {
+        /// How many objects failed.
+        count: usize,
+        /// One line per object: why, and the states of a workload's pods.
+        details: String,
+    },
     /// Another operation holds the release lock.
     #[error("operation in progress by {holder} since {since}")]
     Locked {
