@@ -22,7 +22,7 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             eprintln!("{}", cli::report(&err));
-            EXIT_FAILED
+            cli::exit_code(&err)
         }
     };
     std::process::exit(code);

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod apply;
 mod cli;
 mod cluster_wait_diff;
 mod cluster_release;

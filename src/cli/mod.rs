@@ -3,6 +3,9 @@
 
 pub mod progress;
 
+pub mod deploy;
+pub mod quickstart;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -52,6 +55,34 @@ pub enum Command {
     /// Run a local Kubernetes API sandbox (see `meshctl sandbox up --help`).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Render, validate and server-side apply a profile environment to a
+    /// cluster: in tiers, waiting for readiness, recorded as a revision,
+    /// under a lock.
+    ///
+    /// Objects are applied with field manager `meshctl`, labelled into the
+    /// release's ApplySet (KEP-3659), CRDs first and Jobs last; an unchanged
+    /// object is not sent. Exit 1 when the set is invalid, the rollout fails
+    /// or the API server rejects an object; 2 when the cluster cannot be
+    /// reached or the release is locked by another operation.
+    Apply(deploy::ApplyArgs),
+    /// Show what `apply` would change, as a unified diff (server-side dry
+    /// run; Secret data and sensitive values masked). Exit 1 when there are
+    /// differences, 0 when none.
+    Diff(deploy::DiffArgs),
+    /// Show the release's current revision and the readiness of its objects.
+    /// Exit 0 when every object is ready, 1 otherwise.
+    Status(deploy::TargetArgs),
+    /// List the release's revisions.
+    History(deploy::TargetArgs),
+    /// Re-apply an earlier revision (default: the deployed one before the
+    /// current) and prune what it does not contain.
+    Rollback(deploy::RollbackArgs),
+    /// Rehearse a deployment with no cluster: start the sandbox, render,
+    /// validate and apply a profile environment (offline/dev by default),
+    /// wait for every workload, print the status and the runner's health,
+    /// then stop. The runner's pods run the real `testmesh-runner` binary
+    /// when it is found next to meshctl.
+    Quickstart(quickstart::QuickstartArgs),
     /// Render Helm values, Kubernetes manifests and a Terraform root module
     /// for a profile environment.
     ///
@@ -316,11 +347,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Validate(args) => return run_validate(&assets, args),
         Command::Sandbox(SandboxCommand::Up(args)) => return run_sandbox(args),
+        Command::Apply(args) => return deploy::run_apply(&assets, args),
+        Command::Diff(args) => return deploy::run_diff(&assets, args),
+        Command::Status(args) => return deploy::run_status(&assets, args),
+        Command::History(args) => return deploy::run_history(&assets, args),
+        Command::Rollback(args) => return deploy::run_rollback(&assets, args),
+        Command::Quickstart(args) => return quickstart::run_quickstart(&assets, args),
     }
     Ok(EXIT_OK)
 }
 
-fn user_values(files: Vec<PathBuf>, set: Vec<String>, set_string: Vec<String>) -> UserValues {
+pub(crate) fn user_values(files: Vec<PathBuf>, set: Vec<String>, set_string: Vec<String>) -> UserValues {
     let mut sets: Vec<SetValue> = set.into_iter().map(SetValue::Typed).collect();
     sets.extend(set_string.into_iter().map(SetValue::String));
     UserValues { files, sets }
@@ -408,12 +445,18 @@ fn run_validate(assets: &Assets, args: ValidateArgs) -> Result<i32> {
 
 /// Writes data to stdout; a closed pipe (`meshctl ... | head`) is not an
 /// error.
-fn print_stdout(bytes: &[u8]) -> Result<()> {
+pub(crate) fn print_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io(std::path::Path::new("<stdout>"), e)),
         _ => Ok(()),
     }
+}
+
+/// The exit code for a failed command: 1 when the thing checked is bad (a
+/// rollout failed, an object was rejected), 2 otherwise.
+pub fn exit_code(err: &Error) -> i32 {
+    deploy::exit_code_of(err).unwrap_or(EXIT_FAILED)
 }
 
 /// Formats an error and its causes for stderr: the message, then one

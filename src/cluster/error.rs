@@ -94,6 +94,24 @@ pub enum ClusterError {
         /// What is wrong.
         message: String,
     },
+    /// `--atomic`: the apply failed and the release was rolled back to
+    /// `revision` (0: nothing was deployed before; what this apply created
+    /// was removed).
+    #[error("{cause}\nrolled back (--atomic) to {}", if *revision == 0 { "the state before this release (nothing was deployed before)".to_string() } else { format!("revision {revision}") })]
+    RolledBack {
+        /// Why the apply failed.
+        cause: Box<ClusterError>,
+        /// The revision re-applied.
+        revision: u32,
+    },
+    /// `--atomic`: the apply failed, and so did the rollback.
+    #[error("{cause}\nthe rollback (--atomic) failed too: {rollback}")]
+    RollbackFailed {
+        /// Why the apply failed.
+        cause: Box<ClusterError>,
+        /// Why the rollback failed.
+        rollback: Box<ClusterError>,
+    },
     /// The operation was interrupted (Ctrl-C or SIGTERM).
     #[error("interrupted; the revision is marked failed and the lock released, re-run the command to converge")]
     Interrupted,
@@ -102,9 +120,6 @@ pub enum ClusterError {
 impl ClusterError {
     /// Wraps a client error with what was being done.
     pub fn api(context: impl Into<String>, source: kube::Error) -> Self {
-        ClusterError::Api {
-            context: context.into(),
-            source,
-        }
+        ClusterError::Api { context: context.into(), source }
     }
 }

@@ -68,6 +68,11 @@ impl PodRuntime {
         self.lock().get(&(namespace.to_string(), name.to_string()))?.host_port(port.clone())
     }
 
+    /// Where pod directories are created.
+    pub fn work_dir(&self) -> &std::path::Path {
+        self.kubelet.work_dir()
+    }
+
     /// The log file of a running pod's container (the first when `None`).
     pub fn log_path(&self, namespace: &str, name: &str, container: Option<&str>) -> Option<PathBuf> {
         let running = self.lock().get(&(namespace.to_string(), name.to_string()))?.clone();
@@ -866,8 +871,8 @@ fn pod(shared: &Arc<Shared>, key: &ObjectKey, pod: &Value, timers: &mut Timers) 
             return;
         }
         let kubelet = shared.pods.kubelet.clone();
+        let pod = with_resolved_sources(shared, &key.namespace, pod);
         let shared = shared.clone();
-        let pod = pod.clone();
         let key = key.clone();
         // Reserve the slot so later changes do not start it twice.
         tokio::spawn(async move {
@@ -944,6 +949,75 @@ fn pod(shared: &Arc<Shared>, key: &ObjectKey, pod: &Value, timers: &mut Timers) 
         }
         _ => {}
     }
+}
+
+/// The pod with what a kubelet would fetch filled in: ConfigMap and Secret
+/// volumes as `x-sandbox-files` (one file per key, or per `items` path), and
+/// env values from `configMapKeyRef`/`secretKeyRef` as plain values.
+fn with_resolved_sources(shared: &Shared, namespace: &str, pod: &Value) -> Value {
+    use base64::Engine as _;
+    let read = |plural: &str, name: &str| shared.api.store.get(&ObjectKey::new("", plural, namespace, name));
+    let data_of = |source: &Value, plural: &str| -> Option<serde_json::Map<String, Value>> {
+        let name = source["name"].as_str()?;
+        let object = read(plural, name)?;
+        let mut data = serde_json::Map::new();
+        for (k, v) in object["data"].as_object().into_iter().flatten() {
+            let text = if plural == "secrets" {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).ok()?;
+                String::from_utf8_lossy(&bytes).into_owned()
+            } else {
+                v.as_str().unwrap_or_default().to_string()
+            };
+            data.insert(k.clone(), json!(text));
+        }
+        for (k, v) in object["stringData"].as_object().into_iter().flatten() {
+            data.insert(k.clone(), v.clone());
+        }
+        Some(data)
+    };
+    let mut pod = pod.clone();
+    for volume in pod["spec"]["volumes"].as_array_mut().into_iter().flatten() {
+        let (source, plural) = if volume["configMap"].is_object() {
+            (volume["configMap"].clone(), "configmaps")
+        } else if volume["secret"].is_object() {
+            let mut s = volume["secret"].clone();
+            s["name"] = s["secretName"].clone();
+            (s, "secrets")
+        } else {
+            continue;
+        };
+        let Some(data) = data_of(&source, plural) else { continue };
+        let files: serde_json::Map<String, Value> = match source["items"].as_array() {
+            Some(items) => items
+                .iter()
+                .filter_map(|i| Some((i["path"].as_str()?.to_string(), data.get(i["key"].as_str()?)?.clone())))
+                .collect(),
+            None => data,
+        };
+        volume["x-sandbox-files"] = Value::Object(files);
+    }
+    for list in ["containers", "initContainers"] {
+        for container in pod["spec"][list].as_array_mut().into_iter().flatten() {
+            for env in container["env"].as_array_mut().into_iter().flatten() {
+                let (source, plural) = if env["valueFrom"]["configMapKeyRef"].is_object() {
+                    (env["valueFrom"]["configMapKeyRef"].clone(), "configmaps")
+                } else if env["valueFrom"]["secretKeyRef"].is_object() {
+                    (env["valueFrom"]["secretKeyRef"].clone(), "secrets")
+                } else {
+                    continue;
+                };
+                let value =
+                    data_of(&source, plural).and_then(|d| d.get(source["key"].as_str().unwrap_or_default()).cloned());
+                if let Some(value) = value {
+                    env["value"] = value;
+                    if let Some(map) = env.as_object_mut() {
+                        map.remove("valueFrom");
+                    }
+                }
+            }
+        }
+    }
+    pod
 }
 
 fn finish_pod(shared: &Arc<Shared>, rt: &ResourceType, key: &ObjectKey) {

@@ -36,7 +36,9 @@
 //!   sandbox routes traffic) and `PORT_<NAME>` for every named port.
 //! - working directory: a fresh per-pod directory under the kubelet's work
 //!   directory; each `volumeMounts[].mountPath` becomes
-//!   `<pod dir>/volumes/<volume>[/<subPath>]` (an empty directory), and env
+//!   `<pod dir>/volumes/<volume>[/<subPath>]` (an empty directory, or holding
+//!   the files a volume's `x-sandbox-files` map names — the controller fills
+//!   that in from ConfigMap and Secret volumes), and env
 //!   values and arguments under a mount path are rewritten to it.
 //! - stdout and stderr: appended to `<pod dir>/<container>.log`.
 //!
@@ -273,6 +275,11 @@ impl Kubelet {
         self.backoff_initial = initial;
         self.backoff_max = max.max(initial);
         self
+    }
+
+    /// Where pod directories are created.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
     }
 
     /// The image map this kubelet runs.
@@ -793,6 +800,27 @@ impl PodSpec {
                     host = host.join(sub.trim_start_matches('/'));
                 }
                 prepare(&host)?;
+                // Contents the caller resolved for the volume (a ConfigMap's
+                // or Secret's keys), as `x-sandbox-files` on the volume.
+                let files = spec
+                    .get("volumes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(volume))
+                    .and_then(|v| v.get("x-sandbox-files"))
+                    .and_then(Value::as_object);
+                for (file, content) in files.into_iter().flatten() {
+                    if file.contains("..") || file.starts_with('/') {
+                        continue;
+                    }
+                    let target = dir.join("volumes").join(volume).join(file);
+                    if let Some(parent) = target.parent() {
+                        prepare(parent)?;
+                    }
+                    std::fs::write(&target, content.as_str().unwrap_or_default())
+                        .map_err(|source| KubeletError::PodDir { pod: id.clone(), path: target.clone(), source })?;
+                }
                 mounts.push((path.trim_end_matches('/').to_owned(), host));
             }
             // The longest mount path wins, as nested mounts shadow outer ones.

@@ -296,6 +296,10 @@ impl Drop for Sandbox {
             // another runtime.
             let _ = stopped.recv_timeout(Duration::from_secs(6));
             runtime.shutdown_background();
+            // Pod directories of an in-memory sandbox go with it.
+            if self.shared.config.state_dir.is_none() {
+                let _ = std::fs::remove_dir_all(self.shared.pods.work_dir());
+            }
         }
     }
 }

@@ -157,8 +157,18 @@ async fn process_backed_pods_are_probed_reached_through_the_service_proxy_and_st
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let mut d = deployment("echo", 2, "example.test/echo:1", json!({}));
     d["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"name": "http", "containerPort": 8080}]);
-    d["spec"]["template"]["spec"]["containers"][0]["env"] =
-        json!([{"name": "ECHO_MESSAGE", "value": "hi"}, {"name": "SHUTDOWN_DELAY_MS", "value": "200"}]);
+    d["spec"]["template"]["spec"]["containers"][0]["env"] = json!([
+        {"name": "ECHO_MESSAGE", "valueFrom": {"configMapKeyRef": {"name": "echo-config", "key": "message"}}},
+        {"name": "SHUTDOWN_DELAY_MS", "value": "200"},
+        {"name": "FILE_PATH", "value": "/etc/echo/greeting.txt"},
+    ]);
+    d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+        json!([{"name": "config", "mountPath": "/etc/echo"}]);
+    d["spec"]["template"]["spec"]["volumes"] = json!([{"name": "config", "configMap": {"name": "echo-config", "items": [{"key": "greeting", "path": "greeting.txt"}]}}]);
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "echo-config"},
+        "data": {"message": "hi", "greeting": "hello from a volume"}});
+    config_maps.patch("echo-config", &PatchParams::apply("t"), &Patch::Apply(cm)).await.unwrap();
     d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
         json!({"httpGet": {"path": "/ready", "port": "http"}});
     d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10);
@@ -187,6 +197,11 @@ async fn process_backed_pods_are_probed_reached_through_the_service_proxy_and_st
         seen.insert(body["pod"].as_str().unwrap().to_string());
     }
     assert_eq!(seen.len(), 2, "both pods served: {seen:?}");
+
+    // ConfigMap volumes hold the ConfigMap's keys, as a kubelet mounts them.
+    let request =
+        http::Request::get("/api/v1/namespaces/default/services/echo:web/proxy/file").body(Vec::<u8>::new()).unwrap();
+    assert_eq!(client.request_text(request).await.unwrap(), "hello from a volume");
 
     // The process's output is the pod's log.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");

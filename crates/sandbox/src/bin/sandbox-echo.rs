@@ -6,7 +6,8 @@
 //!   port and the argv;
 //! - `GET /healthz`: 200;
 //! - `GET /ready`: 200, or 503 when `READY_FILE` is set and that file is absent;
-//! - `GET /prestop`: appends `prestop` to `EVENT_FILE` (when set), 200.
+//! - `GET /prestop`: appends `prestop` to `EVENT_FILE` (when set), 200;
+//! - `GET /file`: the content of the file at `FILE_PATH`, or 404.
 //!
 //! On SIGTERM it appends `sigterm` to `EVENT_FILE`, keeps serving for
 //! `SHUTDOWN_DELAY_MS` (default 0), then exits 0.
@@ -69,6 +70,14 @@ fn app() -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/ready", get(ready))
         .route("/prestop", get(prestop))
+        .route("/file", get(file))
+}
+
+/// The content of the file `$FILE_PATH` (a path under a volume mount, which
+/// the sandbox maps into the pod's directory), or 404.
+async fn file() -> Result<String, StatusCode> {
+    let path = std::env::var_os("FILE_PATH").ok_or(StatusCode::NOT_FOUND)?;
+    std::fs::read_to_string(path).map_err(|_| StatusCode::NOT_FOUND)
 }
 
 async fn echo() -> Json<Value> {

@@ -1,5 +1,7 @@
 //! The operations the command line and (later) the HTTP server both call.
 
+pub mod deploy;
+
 use std::collections::BTreeMap;
 
 use crate::assets::Assets;
