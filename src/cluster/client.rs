@@ -47,10 +47,7 @@ pub struct Cluster {
 impl Cluster {
     /// Connects (no request is made until the first call).
     pub async fn connect(options: &ClusterOptions) -> Result<Self, ClusterError> {
-        let kube_options = KubeConfigOptions {
-            context: options.context.clone(),
-            ..Default::default()
-        };
+        let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
         let config = match &options.kubeconfig {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
@@ -59,12 +56,12 @@ impl Cluster {
                     .await
                     .map_err(|e| ClusterError::Config(format!("kubeconfig `{}`: {e}", path.display())))?
             }
-            None if options.context.is_some() => kube::Config::from_kubeconfig(&kube_options)
-                .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?,
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| ClusterError::Config(format!("{e} (pass --kubeconfig, set KUBECONFIG, or run in a cluster)")))?,
+            None if options.context.is_some() => {
+                kube::Config::from_kubeconfig(&kube_options).await.map_err(|e| ClusterError::Config(e.to_string()))?
+            }
+            None => kube::Config::infer().await.map_err(|e| {
+                ClusterError::Config(format!("{e} (pass --kubeconfig, set KUBECONFIG, or run in a cluster)"))
+            })?,
         };
         let namespace = options.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         let client = kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
@@ -73,11 +70,7 @@ impl Cluster {
 
     /// Wraps an existing client (tests, the HTTP server).
     pub fn from_client(client: kube::Client, namespace: String) -> Self {
-        Cluster {
-            client,
-            namespace,
-            discovery: Mutex::new(HashMap::new()),
-        }
+        Cluster { client, namespace, discovery: Mutex::new(HashMap::new()) }
     }
 
     /// The underlying kube-rs client.
@@ -108,7 +101,9 @@ impl Cluster {
                         return Err(ClusterError::UnknownKind {
                             api_version: api_version.into(),
                             kind: kind.into(),
-                            hint: format!(" (the API group-version {api_version} is not served; is its CRD installed?)"),
+                            hint: format!(
+                                " (the API group-version {api_version} is not served; is its CRD installed?)"
+                            ),
                         })
                     }
                     Err(e) => return Err(ClusterError::api(format!("discovery of {api_version}"), e)),
@@ -133,21 +128,15 @@ impl Cluster {
                     })
                     .collect();
                 let list = Arc::new(resolved);
-                self.discovery
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(api_version.to_string(), list.clone());
+                self.discovery.lock().unwrap_or_else(|e| e.into_inner()).insert(api_version.to_string(), list.clone());
                 list
             }
         };
-        list.iter()
-            .find(|r| r.resource.kind == kind)
-            .cloned()
-            .ok_or_else(|| ClusterError::UnknownKind {
-                api_version: api_version.into(),
-                kind: kind.into(),
-                hint: String::new(),
-            })
+        list.iter().find(|r| r.resource.kind == kind).cloned().ok_or_else(|| ClusterError::UnknownKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            hint: String::new(),
+        })
     }
 
     /// Forgets what discovery said about `api_version` (after a CRD is
