@@ -219,6 +219,52 @@ async fn a_rollout_past_its_progress_deadline_fails_before_the_timeout() {
 }
 
 #[tokio::test]
+async fn a_failed_job_fails_the_wait_with_its_pods() {
+    let sandbox = start();
+    let cluster = cluster(&sandbox).await;
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "seed", "namespace": "default"},
+        "spec": {"backoffLimit": 0, "template": {
+            "metadata": {"annotations": {"sandbox.meshctl.dev/behavior": "crash"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "seed", "image": "seed:1"}]}}}});
+    apply(&cluster, std::slice::from_ref(&job)).await;
+    let options = WaitOptions { timeout: DEADLINE, poll: Duration::from_millis(100) };
+    let error = wait_ready(&cluster, &[job], &options, &meshctl::cluster::events::Silent).await.unwrap_err();
+    let ClusterError::Failed { details, .. } = &error else { panic!("expected a failure, got {error}") };
+    assert!(details.starts_with("Job/default/seed: job failed: BackoffLimitExceeded"), "{details}");
+    assert!(details.contains("\n  pod seed-") && details.contains(": failed ("), "{details}");
+}
+
+#[tokio::test]
+async fn a_crd_and_its_custom_resource_become_ready() {
+    let sandbox = start();
+    let cluster = cluster(&sandbox).await;
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.dev"},
+        "spec": {"group": "example.dev", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let widget = json!({"apiVersion": "example.dev/v1", "kind": "Widget",
+                        "metadata": {"name": "w", "namespace": "default"}, "spec": {"size": 1}});
+    // Waited for before the custom resource exists: not found, not an error.
+    let states = readiness_of(&cluster, std::slice::from_ref(&widget)).await.unwrap();
+    assert!(matches!(&states[0].1, Readiness::InProgress(r) if r.starts_with("not found")), "{states:?}");
+    apply(&cluster, std::slice::from_ref(&crd)).await;
+    apply(&cluster, std::slice::from_ref(&widget)).await;
+    let recorder = Recorder::default();
+    let options = WaitOptions { timeout: DEADLINE, poll: Duration::from_millis(100) };
+    wait_ready(&cluster, &[crd, widget], &options, &recorder).await.unwrap();
+    let ready: Vec<Event> = recorder.events().into_iter().filter(|e| matches!(e, Event::Ready { .. })).collect();
+    assert_eq!(
+        ready,
+        [
+            Event::Ready { object: "CustomResourceDefinition/widgets.example.dev".into() },
+            Event::Ready { object: "Widget/default/w".into() },
+        ]
+    );
+}
+
+#[tokio::test]
 async fn diff_shows_only_what_the_user_changed() {
     let sandbox = start();
     let cluster = cluster(&sandbox).await;

@@ -2,7 +2,7 @@
 //! object still waiting when stderr is a terminal, one plain line per
 //! event otherwise (CI logs, pipes), as nextest's reporter does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -63,12 +63,27 @@ impl<W: Write + Send> Progress for PlainReporter<W> {
     }
 }
 
+/// How many objects get a spinner of their own; the rest are counted on one
+/// line, so a set of a thousand objects still fits a terminal.
+const VISIBLE_SPINNERS: usize = 12;
+
 /// A live display on a terminal: finished steps as lines, a spinner per
-/// object still waiting (with its reason and how long it has waited).
+/// object still waiting (with its reason and how long it has waited), at
+/// most [`VISIBLE_SPINNERS`] of them plus a line counting the others.
 pub struct LiveReporter {
     display: MultiProgress,
-    waiting: Mutex<HashMap<String, ProgressBar>>,
+    state: Mutex<LiveState>,
     style: ProgressStyle,
+}
+
+#[derive(Default)]
+struct LiveState {
+    /// Objects with a spinner.
+    shown: HashMap<String, ProgressBar>,
+    /// Objects waiting without one, with their latest reason.
+    queued: BTreeMap<String, String>,
+    /// The "... and N more" line, while anything is queued.
+    more: Option<ProgressBar>,
 }
 
 impl LiveReporter {
@@ -80,7 +95,7 @@ impl LiveReporter {
     fn with_target(target: ProgressDrawTarget) -> Self {
         let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        LiveReporter { display: MultiProgress::with_draw_target(target), waiting: Mutex::new(HashMap::new()), style }
+        LiveReporter { display: MultiProgress::with_draw_target(target), state: Mutex::default(), style }
     }
 
     fn line(&self, text: &str) {
@@ -88,12 +103,44 @@ impl LiveReporter {
         let _ = self.display.println(text);
     }
 
+    fn spinner(&self, state: &LiveState, object: &str, reason: &str) -> ProgressBar {
+        let bar = ProgressBar::new_spinner().with_style(self.style.clone());
+        // Spinners stay above the "... and N more" line.
+        let bar = match &state.more {
+            Some(more) => self.display.insert_before(more, bar),
+            None => self.display.add(bar),
+        };
+        bar.set_message(format!("waiting {object}: {reason}"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    fn update_more(&self, state: &mut LiveState) {
+        if state.queued.is_empty() {
+            if let Some(more) = state.more.take() {
+                more.finish_and_clear();
+                self.display.remove(&more);
+            }
+            return;
+        }
+        let more = state.more.get_or_insert_with(|| {
+            let bar = self.display.add(ProgressBar::new_spinner().with_style(self.style.clone()));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        more.set_message(format!("... and {} more object(s) waiting", state.queued.len()));
+    }
+
     /// Stops every spinner, leaving each one's last state on screen (after
     /// a timeout, those lines say what was still waited for).
     pub fn finish(&self) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, bar) in waiting.drain() {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, bar) in state.shown.drain() {
             bar.abandon();
+        }
+        state.queued.clear();
+        if let Some(more) = state.more.take() {
+            more.abandon();
         }
     }
 }
@@ -106,21 +153,32 @@ impl Default for LiveReporter {
 
 impl Progress for LiveReporter {
     fn event(&self, event: Event) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &event {
             Event::Waiting { object, reason } => {
-                let bar = waiting.entry(object.clone()).or_insert_with(|| {
-                    let bar = self.display.add(ProgressBar::new_spinner().with_style(self.style.clone()));
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    bar
-                });
-                bar.set_message(format!("waiting {object}: {reason}"));
+                if let Some(bar) = state.shown.get(object) {
+                    bar.set_message(format!("waiting {object}: {reason}"));
+                } else if state.shown.len() < VISIBLE_SPINNERS {
+                    let bar = self.spinner(&state, object, reason);
+                    state.shown.insert(object.clone(), bar);
+                } else {
+                    state.queued.insert(object.clone(), reason.clone());
+                    self.update_more(&mut state);
+                }
             }
             Event::Ready { object } => {
-                if let Some(bar) = waiting.remove(object) {
+                if let Some(bar) = state.shown.remove(object) {
                     bar.finish_and_clear();
                     self.display.remove(&bar);
+                    // The next queued object gets the freed spinner.
+                    if let Some((next, reason)) = state.queued.pop_first() {
+                        let bar = self.spinner(&state, &next, &reason);
+                        state.shown.insert(next, bar);
+                    }
+                } else {
+                    state.queued.remove(object);
                 }
+                self.update_more(&mut state);
                 self.line(&format_plain(&event));
             }
             _ => self.line(&format_plain(&event)),
@@ -163,15 +221,28 @@ mod tests {
     }
 
     #[test]
-    fn the_live_display_tracks_and_finishes_its_spinners() {
+    fn the_live_display_shows_a_bounded_number_of_spinners() {
         let live = LiveReporter::with_target(ProgressDrawTarget::hidden());
-        live.event(Event::Waiting { object: "a".into(), reason: "x".into() });
-        live.event(Event::Waiting { object: "a".into(), reason: "y".into() });
-        live.event(Event::Waiting { object: "b".into(), reason: "z".into() });
-        assert_eq!(live.waiting.lock().unwrap().len(), 2);
-        live.event(Event::Ready { object: "a".into() });
-        assert_eq!(live.waiting.lock().unwrap().len(), 1);
+        let waiting = |n: usize, reason: &str| Event::Waiting { object: format!("o{n:02}"), reason: reason.into() };
+        for n in 0..VISIBLE_SPINNERS + 3 {
+            live.event(waiting(n, "x"));
+        }
+        live.event(waiting(0, "y"));
+        live.event(waiting(VISIBLE_SPINNERS + 1, "y"));
+        let counts = |live: &LiveReporter| {
+            let state = live.state.lock().unwrap();
+            (state.shown.len(), state.queued.len(), state.more.as_ref().map(|m| m.message()))
+        };
+        assert_eq!(counts(&live), (VISIBLE_SPINNERS, 3, Some("... and 3 more object(s) waiting".into())));
+        // A ready object frees its spinner for a queued one.
+        live.event(Event::Ready { object: "o00".into() });
+        assert_eq!(counts(&live), (VISIBLE_SPINNERS, 2, Some("... and 2 more object(s) waiting".into())));
+        assert!(live.state.lock().unwrap().shown.contains_key(&format!("o{VISIBLE_SPINNERS:02}")));
+        // A queued object that becomes ready just leaves the count.
+        live.event(Event::Ready { object: format!("o{:02}", VISIBLE_SPINNERS + 2) });
+        live.event(Event::Ready { object: format!("o{:02}", VISIBLE_SPINNERS + 1) });
+        assert_eq!(counts(&live), (VISIBLE_SPINNERS, 0, None));
         live.finish();
-        assert!(live.waiting.lock().unwrap().is_empty());
+        assert_eq!(counts(&live), (0, 0, None));
     }
 }
