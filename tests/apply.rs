@@ -359,3 +359,55 @@ impl Drop for Guard {
         }
     }
 }
+
+#[test]
+fn exec_credential_plugins_and_contexts_are_honoured() {
+    let cluster = Cluster::start();
+    let kubeconfig = cluster.sandbox.kubeconfig();
+    let field = |key: &str| kubeconfig.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap().trim().to_string();
+    let (server, ca) = (field("server:"), field("certificate-authority-data:"));
+    let credential = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{}"}}}}"#,
+        cluster.sandbox.token()
+    );
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sb\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: bad\n  user:\n    token: wrong\n- name: plugin\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [\"-c\", {}]\n      interactiveMode: Never\ncontexts:\n- name: broken\n  context: {{cluster: sb, user: bad}}\n- name: exec\n  context: {{cluster: sb, user: plugin}}\ncurrent-context: broken\n",
+        serde_json::to_string(&format!("printf '%s' '{credential}'")).unwrap()
+    );
+    let path = write(cluster.dir.path(), "multi.yaml", &text);
+    let err = meshctl().args(["status", "-p", "offline", "-e", "dev", "--kubeconfig", path.to_str().unwrap()]).fails(2);
+    assert!(err.contains("Unauthorized") || err.contains("401"), "{err}");
+    let out = meshctl()
+        .args(["apply", "-p", "offline", "-e", "dev", "--context", "exec", "--kubeconfig", path.to_str().unwrap()])
+        .success();
+    assert!(out.contains("revision 1 deployed"), "{out}");
+}
+
+#[test]
+fn manifests_from_a_directory_are_applied_as_a_release() {
+    let cluster = Cluster::start();
+    let out_dir = crate::util::render_to(cluster.dir.path(), "offline", "dev", &[]);
+    let manifests = out_dir.join("manifests");
+    let out = meshctl()
+        .args(["apply", "--from", manifests.to_str().unwrap(), "--kubeconfig", cluster.kubeconfig.to_str().unwrap()])
+        .success();
+    assert!(out.contains("release testmesh (namespace testmesh) revision 1 deployed"), "{out}");
+    // Status and history need no profile: the release and its namespace.
+    let status = meshctl()
+        .args([
+            "status",
+            "--release",
+            "testmesh",
+            "-n",
+            "testmesh",
+            "--kubeconfig",
+            cluster.kubeconfig.to_str().unwrap(),
+        ])
+        .success();
+    assert!(status.contains("source: manifest files (--from)"), "{status}");
+    // The same objects from the profile are no change at all.
+    let before = cluster.mutating();
+    let out = cluster.meshctl("apply", &[]).success();
+    assert!(out.contains("revision 1 deployed: 0 created, 0 configured"), "{out}");
+    assert_eq!(cluster.mutating(), before);
+}

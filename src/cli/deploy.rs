@@ -12,27 +12,28 @@ use crate::cluster::diff::ObjectDiff;
 use crate::cluster::wait::Readiness;
 use crate::cluster::{ClusterError, ClusterOptions};
 use crate::error::{Error, Result};
-use crate::ops::deploy::{self, ApplyOutcome, ApplyRequest, ReleaseRequest};
+use crate::ops::deploy::{self, ApplyOutcome, ApplyRequest, ReleaseRequest, Source};
 use crate::ops::RenderRequest;
 use crate::validate::report::{write_text, TextOptions};
 
-/// Which release: profile, environment, values and cluster flags.
+/// Which release: profile and environment (or manifest files), values,
+/// and cluster flags.
 #[derive(Debug, clap::Args)]
 pub struct TargetArgs {
     /// Profile name (see `meshctl profiles list`).
-    #[arg(long, short = 'p')]
-    pub profile: String,
+    #[arg(long, short = 'p', requires = "env")]
+    pub profile: Option<String>,
     /// Environment: dev, staging or prod.
-    #[arg(long, short = 'e')]
-    pub env: String,
+    #[arg(long, short = 'e', requires = "profile")]
+    pub env: Option<String>,
     /// A values file layered over the profile; repeatable.
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    #[arg(long = "values", short = 'f', value_name = "FILE", requires = "profile")]
     pub values: Vec<PathBuf>,
     /// Set values with Helm's syntax (see `meshctl render --help`).
-    #[arg(long = "set", value_name = "K=V")]
+    #[arg(long = "set", value_name = "K=V", requires = "profile")]
     pub set: Vec<String>,
     /// Like --set, every value a string.
-    #[arg(long = "set-string", value_name = "K=V")]
+    #[arg(long = "set-string", value_name = "K=V", requires = "profile")]
     pub set_string: Vec<String>,
     /// Release name; defaults to the chart's instance name (`testmesh`).
     #[arg(long)]
@@ -43,19 +44,28 @@ pub struct TargetArgs {
     /// Kubeconfig context to use instead of the current one.
     #[arg(long)]
     pub context: Option<String>,
-    /// Namespace for objects that name none.
+    /// Namespace for objects that name none (and of the release, without
+    /// --profile).
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
 }
 
 impl TargetArgs {
-    fn release_request(&self) -> ReleaseRequest {
-        ReleaseRequest {
-            render: RenderRequest {
-                profile: self.profile.clone(),
-                environment: self.env.clone(),
+    fn source(&self, from: &[String]) -> Option<Source> {
+        match (&self.profile, &self.env) {
+            (Some(profile), Some(env)) => Some(Source::Render(RenderRequest {
+                profile: profile.clone(),
+                environment: env.clone(),
                 user_values: user_values(self.values.clone(), self.set.clone(), self.set_string.clone()),
-            },
+            })),
+            _ if !from.is_empty() => Some(Source::Manifests(from.to_vec())),
+            _ => None,
+        }
+    }
+
+    fn release_request(&self, from: &[String]) -> ReleaseRequest {
+        ReleaseRequest {
+            source: self.source(from),
             cluster: ClusterOptions {
                 // KUBECONFIG may list several files; kube-rs merges them
                 // itself when no single file is forced.
@@ -70,9 +80,15 @@ impl TargetArgs {
 
 /// `meshctl apply` arguments.
 #[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("what").args(["profile", "from"]).required(true))]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Apply these manifest files or directories as the release instead of
+    /// rendering a profile (e.g. a `render --out` directory's manifests/);
+    /// repeatable.
+    #[arg(long, value_name = "PATH", conflicts_with = "profile")]
+    pub from: Vec<String>,
     /// Wait until every object is ready (`--wait=false` to return after applying).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub wait: bool,
@@ -99,9 +115,13 @@ pub struct ApplyArgs {
 
 /// `meshctl diff` arguments.
 #[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("what").args(["profile", "from"]).required(true))]
 pub struct DiffArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Compare these manifest files or directories instead of a profile.
+    #[arg(long, value_name = "PATH", conflicts_with = "profile")]
+    pub from: Vec<String>,
     /// Show Secret data and sensitive values instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -176,9 +196,9 @@ pub fn exit_code_of(error: &Error) -> Option<i32> {
 }
 
 pub fn run_apply(assets: &Assets, args: ApplyArgs) -> Result<i32> {
-    let target = args.target.release_request();
+    let target = args.target.release_request(&args.from);
     let request = ApplyRequest {
-        render: target.render,
+        source: target.source.expect("clap requires --profile or --from"),
         cluster: target.cluster,
         release: target.release,
         apply: ApplyOptions {
@@ -221,7 +241,7 @@ pub fn run_apply(assets: &Assets, args: ApplyArgs) -> Result<i32> {
 }
 
 pub fn run_diff(assets: &Assets, args: DiffArgs) -> Result<i32> {
-    let request = args.target.release_request();
+    let request = args.target.release_request(&args.from);
     let (_, diffs) = runtime()?.block_on(deploy::diff(assets, &request, args.show_secrets))?;
     let text: String = diffs.iter().map(|d: &ObjectDiff| d.text.clone()).collect();
     print_stdout(text.as_bytes())?;
@@ -229,18 +249,21 @@ pub fn run_diff(assets: &Assets, args: DiffArgs) -> Result<i32> {
 }
 
 pub fn run_status(assets: &Assets, args: TargetArgs) -> Result<i32> {
-    let request = args.release_request();
+    let request = args.release_request(&[]);
     let status = runtime()?.block_on(deploy::status(assets, &request))?;
     let mut out = String::new();
     out.push_str(&format!("release: {}\nnamespace: {}\n", status.release.name, status.release.namespace));
     match &status.current {
         Some(rev) => out.push_str(&format!(
-            "revision: {} (deployed {}, by {})\nprofile: {}/{}\n",
+            "revision: {} (deployed {}, by {})\nsource: {}\n",
             rev.number,
-            rev.finished.unwrap_or(rev.started),
+            rev.finished.unwrap_or(rev.started).strftime("%Y-%m-%dT%H:%M:%SZ"),
             rev.applied_by,
-            rev.profile,
-            rev.env
+            if rev.profile.is_empty() {
+                "manifest files (--from)".to_string()
+            } else {
+                format!("profile {} environment {}", rev.profile, rev.env)
+            }
         )),
         None => out.push_str("revision: none deployed\n"),
     }
@@ -268,7 +291,7 @@ pub fn run_status(assets: &Assets, args: TargetArgs) -> Result<i32> {
 }
 
 pub fn run_history(assets: &Assets, args: TargetArgs) -> Result<i32> {
-    let request = args.release_request();
+    let request = args.release_request(&[]);
     let (release, revisions) = runtime()?.block_on(deploy::history(assets, &request))?;
     let mut out = format!("REVISION  STATUS      STARTED               BY{}DESCRIPTION\n", " ".repeat(30));
     for r in &revisions {
@@ -289,7 +312,7 @@ pub fn run_history(assets: &Assets, args: TargetArgs) -> Result<i32> {
 }
 
 pub fn run_rollback(assets: &Assets, args: RollbackArgs) -> Result<i32> {
-    let request = args.target.release_request();
+    let request = args.target.release_request(&[]);
     let progress = super::progress::reporter();
     let (release, from, new) = runtime()?.block_on(deploy::rollback(
         assets,

@@ -13,7 +13,7 @@ use crate::cluster::apply::ApplyOptions;
 use crate::cluster::wait::Readiness;
 use crate::cluster::ClusterOptions;
 use crate::error::{Error, Result};
-use crate::ops::deploy::{self, ApplyOutcome, ApplyRequest, ReleaseRequest};
+use crate::ops::deploy::{self, ApplyOutcome, ApplyRequest, ReleaseRequest, Source};
 use crate::ops::{self, RenderRequest};
 use crate::values::UserValues;
 
@@ -92,7 +92,7 @@ pub fn run_quickstart(assets: &Assets, args: QuickstartArgs) -> Result<i32> {
 
     let cluster = ClusterOptions { kubeconfig: Some(kubeconfig.clone()), ..Default::default() };
     let request = ApplyRequest {
-        render: render.clone(),
+        source: Source::Render(render.clone()),
         cluster: cluster.clone(),
         release: None,
         apply: ApplyOptions::default(),
@@ -122,7 +122,10 @@ pub fn run_quickstart(assets: &Assets, args: QuickstartArgs) -> Result<i32> {
             return Ok(exit_code_of(&e).unwrap_or(super::EXIT_FAILED));
         }
     };
-    let status = runtime.block_on(deploy::status(assets, &ReleaseRequest { render, cluster, release: None }))?;
+    let status = runtime.block_on(deploy::status(
+        assets,
+        &ReleaseRequest { source: Some(Source::Render(render)), cluster, release: None },
+    ))?;
     let mut out = format!(
         "deployed release {} (namespace {}) revision {} to the sandbox\n",
         deployed.release,

@@ -65,7 +65,8 @@ const CONCURRENCY: usize = 16;
 
 /// The object as compared: without server bookkeeping (managedFields,
 /// resourceVersion, uid, generation, creationTimestamp, selfLink), without
-/// status, and without the last-applied-configuration annotation; keys
+/// status, and without the last-applied-configuration and meshctl config-hash
+/// annotations; keys
 /// sorted (as `kubectl diff` shows them), so where the server happens to put
 /// a key is no difference.
 pub fn comparable(object: &Value) -> Value {
@@ -79,6 +80,9 @@ pub fn comparable(object: &Value) -> Value {
         }
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             annotations.remove(LAST_APPLIED);
+            // meshctl's own bookkeeping: it changes with every change that
+            // already shows, so it would only add noise.
+            annotations.remove(super::apply::CONFIG_HASH_ANNOTATION);
             if annotations.is_empty() {
                 meta.remove("annotations");
             }

@@ -18,15 +18,14 @@ use crate::cluster::release::{NewRevision, ReleaseStore, Revision, Status};
 use crate::cluster::wait::{self, Readiness, WaitOptions};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions};
 use crate::error::Result;
-use crate::render::RenderSet;
 use crate::validate::model::Report;
 use crate::validate::ValidateOptions;
 
 /// What `meshctl apply` was asked to do.
 #[derive(Clone, Debug)]
 pub struct ApplyRequest {
-    /// Profile, environment and values.
-    pub render: RenderRequest,
+    /// What to apply: a profile environment, or manifest files.
+    pub source: Source,
     /// How to reach the cluster.
     pub cluster: ClusterOptions,
     /// Release name; defaults to the chart's instance name.
@@ -62,6 +61,80 @@ pub struct Deployed {
     pub report: ApplyReport,
 }
 
+/// What a release is made of.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A profile environment, rendered from the chart.
+    Render(RenderRequest),
+    /// Manifest files or directories (e.g. a `render --out` directory's
+    /// `manifests/`), applied as they are.
+    Manifests(Vec<String>),
+}
+
+/// A loaded source: the objects in apply order, and what the release
+/// record keeps about where they came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub objects: Vec<Value>,
+    pub profile: String,
+    pub env: String,
+    pub values: Value,
+    pub chart_version: String,
+}
+
+/// Renders or reads the source. Manifests are put in apply order (by tier,
+/// keeping file order within a tier).
+pub fn load(assets: &Assets, source: &Source) -> Result<Loaded> {
+    match source {
+        Source::Render(request) => {
+            let set = render(assets, request)?;
+            Ok(Loaded {
+                objects: set.objects.iter().map(|o| o.object.clone()).collect(),
+                profile: set.profile.clone(),
+                env: set.environment.clone(),
+                values: set.values.clone(),
+                chart_version: set.record["chart"]["version"].as_str().unwrap_or_default().to_string(),
+            })
+        }
+        Source::Manifests(paths) => {
+            let mut objects = Vec::new();
+            for file in crate::validate::source::discover(paths)? {
+                let mut text = String::new();
+                let mut reader =
+                    file.open().map_err(|e| crate::error::Error::io(std::path::Path::new(&file.name), e))?;
+                std::io::Read::read_to_string(&mut reader, &mut text)
+                    .map_err(|e| crate::error::Error::io(std::path::Path::new(&file.name), e))?;
+                for doc in crate::yaml::parse_all(&file.name, &text)? {
+                    if doc.is_null() {
+                        continue;
+                    }
+                    if doc["kind"] == "List" {
+                        objects.extend(doc["items"].as_array().cloned().unwrap_or_default());
+                    } else {
+                        objects.push(doc);
+                    }
+                }
+            }
+            objects.sort_by_key(|o| crate::render::tier_of(o["kind"].as_str().unwrap_or_default()));
+            Ok(Loaded {
+                objects,
+                profile: String::new(),
+                env: String::new(),
+                values: Value::Null,
+                chart_version: String::new(),
+            })
+        }
+    }
+}
+
+fn validate_source(assets: &Assets, source: &Source) -> Result<Report> {
+    let target = match source {
+        Source::Render(request) => ValidateTarget::Render(request.clone()),
+        Source::Manifests(paths) => ValidateTarget::Paths(paths.clone()),
+    };
+    validate(assets, &target, &ValidateOptions::default())
+}
+
 /// A release's identity: name and namespace.
 #[derive(Clone, Debug)]
 pub struct ReleaseRef {
@@ -69,11 +142,10 @@ pub struct ReleaseRef {
     pub namespace: String,
 }
 
-/// The release a rendered set belongs to: `--release`, or the chart's
+/// The release a set of objects belongs to: `--release`, or the chart's
 /// instance label; its namespace is the set's Namespace object (or the
 /// first namespaced object's), else the cluster's.
-pub fn release_of(set: &RenderSet, release: Option<&str>, cluster_namespace: &str) -> ReleaseRef {
-    let objects: Vec<&Value> = set.objects.iter().map(|o| &o.object).collect();
+pub fn release_of(objects: &[Value], release: Option<&str>, cluster_namespace: &str) -> ReleaseRef {
     let name = release
         .map(String::from)
         .or_else(|| {
@@ -104,10 +176,6 @@ fn placed(object: &Value, namespace: &str) -> Value {
         o["metadata"]["namespace"] = serde_json::json!(namespace);
     }
     o
-}
-
-fn objects_of(set: &RenderSet) -> Vec<Value> {
-    set.objects.iter().map(|o| o.object.clone()).collect()
 }
 
 /// Creates the release namespace when it is missing, from the set's own
@@ -155,15 +223,15 @@ pub async fn apply(
     progress: &dyn Progress,
     cancel: impl Future<Output = ()>,
 ) -> Result<ApplyOutcome> {
-    let set = render(assets, &request.render)?;
-    let report = validate(assets, &ValidateTarget::Render(request.render.clone()), &ValidateOptions::default())?;
+    let loaded = load(assets, &request.source)?;
+    let report = validate_source(assets, &request.source)?;
     if !report.is_clean() {
         return Ok(ApplyOutcome::Invalid(report));
     }
     let cluster = Cluster::connect(&request.cluster).await?;
-    let release = release_of(&set, request.release.as_deref(), cluster.namespace());
+    let release = release_of(&loaded.objects, request.release.as_deref(), cluster.namespace());
     let applyset = ApplySet::new(&release.name, &release.namespace);
-    let objects = objects_of(&set);
+    let objects: Vec<Value> = loaded.objects.iter().map(|o| placed(o, &release.namespace)).collect();
 
     if request.apply.dry_run {
         let report = apply_set(&cluster, &applyset, &objects, &request.apply, progress).await?;
@@ -184,9 +252,8 @@ pub async fn apply(
                     .event(Event::Note(format!("no changes: release {} is at revision {}", release.name, last.number)));
                 if request.wait {
                     let options = WaitOptions { timeout: request.timeout, ..Default::default() };
-                    let placed: Vec<Value> = objects.iter().map(|o| placed(o, &release.namespace)).collect();
                     let waited = tokio::select! {
-                        r = wait::wait_ready(&cluster, &placed, &options, progress) => r,
+                        r = wait::wait_ready(&cluster, &objects, &options, progress) => r,
                         _ = cancel => Err(ClusterError::Interrupted),
                     };
                     waited?;
@@ -213,13 +280,13 @@ pub async fn apply(
     let store = ReleaseStore::new(&cluster, &release.namespace, &release.name);
     let revision = match store
         .begin(NewRevision {
-            profile: set.profile.clone(),
-            env: set.environment.clone(),
+            profile: loaded.profile.clone(),
+            env: loaded.env.clone(),
             manifests: objects.clone(),
-            values: set.values.clone(),
+            values: loaded.values.clone(),
             applied_by: holder.clone(),
             description: "apply".into(),
-            chart_version: set.record["chart"]["version"].as_str().unwrap_or_default().to_string(),
+            chart_version: loaded.chart_version.clone(),
         })
         .await
     {
@@ -342,17 +409,22 @@ async fn redeploy(
 /// What `rollback`, `status` and `history` address.
 #[derive(Clone, Debug)]
 pub struct ReleaseRequest {
-    /// Profile and environment (they name the release and its namespace).
-    pub render: RenderRequest,
+    /// The source that names the release and its namespace; without one,
+    /// `release` (default `testmesh`) in the cluster options' namespace.
+    pub source: Option<Source>,
     pub cluster: ClusterOptions,
     pub release: Option<String>,
 }
 
-async fn open(assets: &Assets, request: &ReleaseRequest) -> Result<(Cluster, ReleaseRef, RenderSet)> {
-    let set = render(assets, &request.render)?;
+async fn open(assets: &Assets, request: &ReleaseRequest) -> Result<(Cluster, ReleaseRef, Vec<Value>)> {
+    let objects = match &request.source {
+        Some(source) => load(assets, source)?.objects,
+        None => Vec::new(),
+    };
     let cluster = Cluster::connect(&request.cluster).await?;
-    let release = release_of(&set, request.release.as_deref(), cluster.namespace());
-    Ok((cluster, release, set))
+    let release = release_of(&objects, request.release.as_deref(), cluster.namespace());
+    let objects = objects.iter().map(|o| placed(o, &release.namespace)).collect();
+    Ok((cluster, release, objects))
 }
 
 /// `meshctl history`: every recorded revision, oldest first.
@@ -441,9 +513,9 @@ pub async fn diff(
     request: &ReleaseRequest,
     show_secrets: bool,
 ) -> Result<(ReleaseRef, Vec<ObjectDiff>)> {
-    let (cluster, release, set) = open(assets, request).await?;
+    let (cluster, release, objects) = open(assets, request).await?;
     let applyset = ApplySet::new(&release.name, &release.namespace);
-    let objects: Vec<Value> = objects_of(&set)
+    let objects: Vec<Value> = objects
         .into_iter()
         .map(|mut o| {
             applyset.label(&mut o);
