@@ -253,6 +253,7 @@ fn reconcile(shared: &Arc<Shared>, work: Work, timers: &mut Timers) {
                 ("apps", "replicasets") => replicaset(shared, &key, &obj),
                 ("apps", "statefulsets") => statefulset(shared, &key, &obj),
                 ("batch", "jobs") => job(shared, &key, &obj),
+                ("apps", "daemonsets") => daemonset(shared, &key, &obj),
                 ("", "persistentvolumeclaims") => bind_pvc(shared, &key, &obj),
                 ("", "pods") => pod(shared, &key, &obj, timers),
                 _ => {}
@@ -689,6 +690,25 @@ fn statefulset(shared: &Arc<Shared>, key: &ObjectKey, sts: &Value) {
         status["updateRevision"] = json!(revision);
         if updated == live.len() {
             status["currentRevision"] = json!(revision);
+        }
+    });
+}
+
+/// There are no nodes: a DaemonSet schedules nothing, and says so.
+fn daemonset(shared: &Arc<Shared>, key: &ObjectKey, ds: &Value) {
+    let Some(ds_rt) = rt(shared, "apps", "daemonsets") else { return };
+    let generation = ds["metadata"]["generation"].clone();
+    shared.api.update_status(&ds_rt, &key.namespace, &key.name, |status| {
+        status["observedGeneration"] = generation.clone();
+        for field in [
+            "desiredNumberScheduled",
+            "currentNumberScheduled",
+            "numberReady",
+            "numberAvailable",
+            "updatedNumberScheduled",
+            "numberMisscheduled",
+        ] {
+            status[field] = json!(0);
         }
     });
 }
