@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{print_stdout, user_values, EXIT_BAD, EXIT_OK};
+use super::{print_stdout, ProfileArgs, EXIT_BAD, EXIT_OK};
 use crate::assets::Assets;
 use crate::cluster::apply::ApplyOptions;
 use crate::cluster::diff::ObjectDiff;
@@ -13,28 +13,14 @@ use crate::cluster::wait::Readiness;
 use crate::cluster::{ClusterError, ClusterOptions};
 use crate::error::{Error, Result};
 use crate::ops::deploy::{self, ApplyOutcome, ApplyRequest, ReleaseRequest, Source};
-use crate::ops::RenderRequest;
 use crate::validate::report::{write_text, TextOptions};
 
 /// Which release: profile and environment (or manifest files), values,
 /// and cluster flags.
 #[derive(Debug, clap::Args)]
 pub struct TargetArgs {
-    /// Profile name (see `meshctl profiles list`).
-    #[arg(long, short = 'p', requires = "env")]
-    pub profile: Option<String>,
-    /// Environment: dev, staging or prod.
-    #[arg(long, short = 'e', requires = "profile")]
-    pub env: Option<String>,
-    /// A values file layered over the profile; repeatable.
-    #[arg(long = "values", short = 'f', value_name = "FILE", requires = "profile")]
-    pub values: Vec<PathBuf>,
-    /// Set values with Helm's syntax (see `meshctl render --help`).
-    #[arg(long = "set", value_name = "K=V", requires = "profile")]
-    pub set: Vec<String>,
-    /// Like --set, every value a string.
-    #[arg(long = "set-string", value_name = "K=V", requires = "profile")]
-    pub set_string: Vec<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Release name; defaults to the chart's instance name (`testmesh`).
     #[arg(long)]
     pub release: Option<String>,
@@ -52,14 +38,10 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     fn source(&self, from: &[String]) -> Option<Source> {
-        match (&self.profile, &self.env) {
-            (Some(profile), Some(env)) => Some(Source::Render(RenderRequest {
-                profile: profile.clone(),
-                environment: env.clone(),
-                user_values: user_values(self.values.clone(), self.set.clone(), self.set_string.clone()),
-            })),
-            _ if !from.is_empty() => Some(Source::Manifests(from.to_vec())),
-            _ => None,
+        match self.profile.render_request() {
+            Some(request) => Some(Source::Render(request)),
+            None if !from.is_empty() => Some(Source::Manifests(from.to_vec())),
+            None => None,
         }
     }
 

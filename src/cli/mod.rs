@@ -115,7 +115,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// Files, directories or `-` (stdin).
-    #[arg(value_name = "PATH", required_unless_present = "profile")]
+    #[arg(value_name = "PATH", required_unless_present = "profile", conflicts_with = "profile")]
     pub paths: Vec<String>,
     /// Unknown fields and duplicate keys are errors; `--strict=false` relaxes.
     #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -153,21 +153,44 @@ pub struct ValidateArgs {
     /// Require images pinned by digest (on by default for offline profiles).
     #[arg(long)]
     pub require_digests: bool,
-    /// Render this profile in memory and validate the result (with --env).
-    #[arg(long, short = 'p', requires = "env", conflicts_with = "paths")]
+    /// Render a profile environment in memory and validate the result.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// An optional profile environment and its values (`validate`, `apply`,
+/// `diff`, `status`, ...).
+#[derive(Debug, Default, clap::Args)]
+pub struct ProfileArgs {
+    /// Profile name (see `meshctl profiles list`); with --env.
+    #[arg(long, short = 'p', requires = "env")]
     pub profile: Option<String>,
-    /// Environment of --profile.
+    /// Environment of --profile: dev, staging or prod.
     #[arg(long, short = 'e', requires = "profile")]
     pub env: Option<String>,
-    /// Values file for --profile; repeatable.
+    /// Values file for --profile; repeatable, later files win.
     #[arg(long = "values", short = 'f', value_name = "FILE", requires = "profile")]
     pub values: Vec<PathBuf>,
-    /// --set for --profile; repeatable.
+    /// --set for --profile (Helm's syntax); repeatable.
     #[arg(long = "set", value_name = "K=V", requires = "profile")]
     pub set: Vec<String>,
-    /// --set-string for --profile; repeatable.
+    /// --set-string for --profile: every value a string; repeatable.
     #[arg(long = "set-string", value_name = "K=V", requires = "profile")]
     pub set_string: Vec<String>,
+}
+
+impl ProfileArgs {
+    /// The render request, when a profile and environment were given.
+    pub fn render_request(&self) -> Option<RenderRequest> {
+        match (&self.profile, &self.env) {
+            (Some(profile), Some(environment)) => Some(RenderRequest {
+                profile: profile.clone(),
+                environment: environment.clone(),
+                user_values: user_values(self.values.clone(), self.set.clone(), self.set_string.clone()),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Validation report format.
@@ -411,13 +434,9 @@ fn run_validate(assets: &Assets, args: ValidateArgs) -> Result<i32> {
         default_namespace: args.namespace,
         lints: LintOptions { disabled: args.disable, require_digests: args.require_digests },
     };
-    let target = match (args.profile, args.env) {
-        (Some(profile), Some(environment)) => ValidateTarget::Render(RenderRequest {
-            profile,
-            environment,
-            user_values: user_values(args.values, args.set, args.set_string),
-        }),
-        _ => ValidateTarget::Paths(args.paths),
+    let target = match args.profile.render_request() {
+        Some(request) => ValidateTarget::Render(request),
+        None => ValidateTarget::Paths(args.paths),
     };
     let report = match ops::validate(assets, &target, &opts) {
         Ok(report) => report,

@@ -90,18 +90,17 @@ pub fn group_kind(object: &Value) -> String {
 
 /// The group-kinds a parent lists.
 pub fn listed_group_kinds(parent: &Value) -> BTreeSet<String> {
-    parent["metadata"]["annotations"][GROUP_KINDS_ANNOTATION]
-        .as_str()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+    listed(parent, GROUP_KINDS_ANNOTATION)
 }
 
 /// The namespaces a parent lists besides its own.
 pub fn listed_namespaces(parent: &Value) -> BTreeSet<String> {
-    parent["metadata"]["annotations"][NAMESPACES_ANNOTATION]
+    listed(parent, NAMESPACES_ANNOTATION)
+}
+
+/// The comma-separated entries of one of the parent's annotations.
+fn listed(parent: &Value, annotation: &str) -> BTreeSet<String> {
+    parent["metadata"]["annotations"][annotation]
         .as_str()
         .unwrap_or_default()
         .split(',')
