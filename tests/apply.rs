@@ -411,3 +411,17 @@ fn manifests_from_a_directory_are_applied_as_a_release() {
     assert!(out.contains("revision 1 deployed: 0 created, 0 configured"), "{out}");
     assert_eq!(cluster.mutating(), before);
 }
+
+#[test]
+fn a_server_dry_run_reports_changes_and_stores_nothing() {
+    let cluster = Cluster::start();
+    cluster.meshctl("apply", &[]).success();
+    let run = cluster.meshctl("apply", &["--dry-run=server", "--set", "api.replicas=5"]).run().code(0);
+    assert!(run.stdout().contains("dry run: 0 created, 1 configured"), "{}", run.stdout());
+    assert!(run.stderr().contains("Deployment/testmesh/testmesh-api (configured)"), "{}", run.stderr());
+    let api = cluster.kubectl_json(&["get", "deployment", "testmesh-api", "-n", "testmesh"]);
+    assert_eq!(api["spec"]["replicas"], 2, "nothing was stored");
+    // No lock was taken and no revision recorded.
+    let history = cluster.meshctl("history", &[]).success();
+    assert_eq!(history.lines().count(), 2, "{history}");
+}
