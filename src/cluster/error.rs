@@ -112,6 +112,10 @@ pub enum ClusterError {
         /// Why the rollback failed.
         rollback: Box<ClusterError>,
     },
+    /// The release lock was taken over while the operation ran (its lease
+    /// was not renewed in time); the operation stopped.
+    #[error("the release lock was taken over by another operation while this one ran; stopped (re-run to converge)")]
+    LockLost,
     /// The operation was interrupted (Ctrl-C or SIGTERM).
     #[error("interrupted; the revision is marked failed and the lock released, re-run the command to converge")]
     Interrupted,

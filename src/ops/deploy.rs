@@ -305,15 +305,22 @@ pub async fn apply(
         }
         Ok::<_, ClusterError>(report)
     };
+    // Another operation took the lease over (ours was not renewed in time):
+    // stop, rather than race it.
+    let mut lost = lock.lost_signal();
+    let lost = async move {
+        let _ = lost.wait_for(|lost| *lost).await;
+    };
     let result = tokio::select! {
         r = work => r,
         _ = cancel => Err(ClusterError::Interrupted),
+        _ = lost => Err(ClusterError::LockLost),
     };
     let finished = match result {
         Ok(report) => store.finish(revision.number, Status::Deployed, "apply complete").await.map(|_| report),
         Err(cause) => {
             let _ = store.finish(revision.number, Status::Failed, &cause.to_string()).await;
-            if request.atomic && !matches!(cause, ClusterError::Interrupted) {
+            if request.atomic && !matches!(cause, ClusterError::Interrupted | ClusterError::LockLost) {
                 progress.event(Event::Note(format!("apply failed; rolling back (--atomic): {cause}")));
                 let rollback =
                     roll_back_to_last(&cluster, &store, &applyset, &release, revision.number, request, progress).await;
