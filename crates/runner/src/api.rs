@@ -3,7 +3,6 @@
 //! the snapshot store; they hold no logic of their own.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -21,7 +21,8 @@ use crate::egress::{Allowlist, EgressClient, GuardedConnector, Resolve};
 use crate::execute::{Executor, Outcome, QueueFull, RunLimiter, RunReport, WorkerSlot};
 use crate::flows::{parse_flow, Flow, FlowCatalog, FlowProblem};
 use crate::metrics::Metrics;
-use crate::snapshots::{self, SnapshotStore, StoreError};
+use crate::reports::ReportLog;
+use crate::snapshots::{self, SnapshotStore};
 
 /// Where the service is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,7 @@ struct Shared {
     executor: Executor,
     limiter: RunLimiter,
     store: SnapshotStore,
+    reports: ReportLog,
     metrics: Arc<Metrics>,
     lifecycle: AtomicU8,
     // One seed at a time: sequence numbers and idempotency keys are
@@ -63,10 +65,9 @@ impl AppState {
         flows: FlowCatalog,
         flow_env: HashMap<String, String>,
         resolver: Arc<dyn Resolve>,
-    ) -> Result<AppState, StoreError> {
+    ) -> Result<AppState, crate::service::Error> {
         let store = SnapshotStore::open(&config.snapshot_dir)?;
-        std::fs::create_dir_all(&config.reports_dir)
-            .map_err(|source| StoreError::Dir { path: config.reports_dir.clone(), source })?;
+        let reports = ReportLog::open(&config.reports_dir)?;
         let metrics = Arc::new(Metrics::default());
         let connector = GuardedConnector::new(Allowlist::new(config.allowed_networks.clone()), resolver);
         let client = EgressClient::new(connector, config.max_response_body);
@@ -84,6 +85,7 @@ impl AppState {
                 executor,
                 limiter,
                 store,
+                reports,
                 metrics,
                 lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
                 seed_lock: tokio::sync::Mutex::new(()),
@@ -317,7 +319,7 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 async fn create_run(
     State(state): State<AppState>,
     body: Result<Json<RunRequest>, JsonRejection>,
-) -> Result<Json<RunReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = json_body(body)?;
     let flow: Arc<Flow> = match (request.flow, request.inline) {
         (Some(name), None) => state.inner.flows.get(&name).ok_or(ApiError::UnknownFlow(name))?,
@@ -338,25 +340,13 @@ async fn create_run(
     let _slot = state.worker().await?;
     let report = state.inner.executor.run(&flow, state.inner.config.max_execution_time).await;
     tracing::info!(run = %report.id, flow = %report.flow, outcome = report.outcome.as_str(), ms = report.duration_ms, "run finished");
-    write_report(&state.inner.config.reports_dir, &report).await;
-    Ok(Json(report))
-}
-
-/// Keeps a copy of each run report in REPORTS_DIR; a failure to write one
-/// is logged, never a failed run.
-async fn write_report(dir: &Path, report: &RunReport) {
-    let path = dir.join(format!("{}.json", report.id));
-    let tmp = dir.join(format!(".{}.json.tmp", report.id));
-    let bytes = serde_json::to_vec_pretty(report).expect("reports serialize");
-    let dir = dir.to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        // Reports are not golden data: no fsync, but still never half-written.
-        std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &path))
-    })
-    .await;
-    if !matches!(result, Ok(Ok(()))) {
-        tracing::warn!(dir = %dir.display(), "could not write the run report");
+    // Serialised once: the same bytes are the response and the kept line.
+    let json = Bytes::from(serde_json::to_vec(&report).expect("reports serialize"));
+    // A report that cannot be kept is logged, never a failed run.
+    if let Err(e) = state.inner.reports.append(json.clone()).await {
+        tracing::warn!(run = %report.id, error = %crate::egress::error_chain(&e), "could not keep the run report");
     }
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response())
 }
 
 async fn run_golden(state: &AppState) -> Result<(Vec<Arc<Flow>>, Vec<RunReport>), ApiError> {

@@ -47,7 +47,9 @@ pub struct Config {
     pub flows_dir_explicit: bool,
     /// Directory of golden snapshot sets (`SNAPSHOT_DIR`).
     pub snapshot_dir: PathBuf,
-    /// Directory run reports are written to (`REPORTS_DIR`).
+    /// Directory run reports are kept in (`REPORTS_DIR`): one JSON line per
+    /// run in a file per hour, `runs-YYYY-MM-DDTHH.jsonl` (UTC); see
+    /// [`crate::reports`].
     pub reports_dir: PathBuf,
     /// How long in-flight runs may take to finish after SIGTERM
     /// (`SHUTDOWN_TIMEOUT`, default 25s, inside the chart's 60s grace period).

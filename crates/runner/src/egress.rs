@@ -356,6 +356,24 @@ impl AsyncWrite for EgressStream {
             EgressStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
+    // Vectored writes let hyper send a request's head and body in one
+    // `writev` instead of first copying them into one buffer.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            EgressStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            EgressStream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            EgressStream::Plain(s) => s.is_write_vectored(),
+            EgressStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             EgressStream::Plain(s) => Pin::new(s).poll_flush(cx),
@@ -372,17 +390,24 @@ impl AsyncWrite for EgressStream {
 
 /// The connector under the HTTP client: resolves, checks every address
 /// against the allowlist, and dials only allowed ones.
+///
+/// The HTTP client clones its connector for every request, even one served
+/// by a pooled connection, so the connector is a single `Arc`.
 #[derive(Clone)]
 pub struct GuardedConnector {
+    inner: Arc<ConnectorParts>,
+}
+
+struct ConnectorParts {
     resolver: Arc<dyn Resolve>,
-    allowlist: Arc<Allowlist>,
-    tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
+    allowlist: Allowlist,
+    tls: OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 impl GuardedConnector {
     /// A connector checking `allowlist`, resolving names with `resolver`.
     pub fn new(allowlist: Allowlist, resolver: Arc<dyn Resolve>) -> Self {
-        GuardedConnector { resolver, allowlist: Arc::new(allowlist), tls: Arc::new(OnceLock::new()) }
+        GuardedConnector { inner: Arc::new(ConnectorParts { resolver, allowlist, tls: OnceLock::new() }) }
     }
 
     /// The addresses of `uri`'s host that may be dialled, or why none may.
@@ -396,6 +421,7 @@ impl GuardedConnector {
         let candidates = match parse_host(host)? {
             Host::Ip(ip) => vec![ip],
             Host::Name(name) => self
+                .inner
                 .resolver
                 .resolve(&name, port)
                 .await
@@ -404,7 +430,7 @@ impl GuardedConnector {
         let mut allowed = Vec::new();
         let mut first_denial = None;
         for ip in candidates {
-            match self.allowlist.check(ip) {
+            match self.inner.allowlist.check(ip) {
                 Ok(()) => allowed.push(SocketAddr::new(canonical(ip), port)),
                 Err(reason) => {
                     first_denial.get_or_insert(reason);
@@ -445,7 +471,7 @@ impl GuardedConnector {
             Host::Name(n) => rustls::pki_types::ServerName::try_from(n)
                 .map_err(|e| tls_err(io::Error::new(io::ErrorKind::InvalidInput, e)))?,
         };
-        let config = self.tls.get_or_init(tls_config).clone();
+        let config = self.inner.tls.get_or_init(tls_config).clone();
         let stream = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(tls_err)?;
         Ok(EgressStream::Tls(Box::new(stream)))
     }
@@ -568,11 +594,10 @@ impl EgressClient {
         let mut redirects = 0;
         loop {
             let uri = parse_url(&url)?;
-            let mut request = Request::builder().method(method.clone()).uri(uri.clone());
-            *request.headers_mut().expect("builder is valid so far") = headers.clone();
-            let request = request
-                .body(Full::new(body.clone()))
-                .map_err(|e| RequestError::InvalidUrl { url: url.clone(), reason: e.to_string() })?;
+            let mut request = Request::new(Full::new(body.clone()));
+            *request.method_mut() = method.clone();
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = headers.clone();
             let response = self.client.request(request).await.map_err(transport_error)?;
             let status = response.status();
             let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -633,11 +658,11 @@ fn parse_url(url: &str) -> Result<Uri, RequestError> {
     // Name a refused scheme even when `http::Uri` cannot parse the rest
     // (`file:///etc/passwd` has no authority).
     if let Some((scheme, _)) = url.split_once(':') {
-        let scheme = scheme.to_ascii_lowercase();
         let looks_like_scheme =
             !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-        if looks_like_scheme && scheme != "http" && scheme != "https" && url[scheme.len()..].starts_with("://") {
-            return Err(EgressError::Scheme(scheme).into());
+        let allowed = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+        if looks_like_scheme && !allowed && url[scheme.len()..].starts_with("://") {
+            return Err(EgressError::Scheme(scheme.to_ascii_lowercase()).into());
         }
     }
     let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;

@@ -3,8 +3,11 @@
 //! limiter that bounds how many runs execute and wait.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::egress::{EgressClient, OutboundRequest, RequestError};
 use crate::flows::{render_json, Body, Flow, Observed, Scope, Step};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StepBatch};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -161,6 +164,8 @@ impl Executor {
         let id =
             format!("run-{}-{}", jiff::Timestamp::now().as_millisecond(), self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut scope = Scope { env: Some(&self.env), steps: HashMap::new() };
+        let mut timer = StepTimer::new(deadline);
+        let mut latencies = Latencies::new(&self.metrics, started);
         let mut steps = Vec::with_capacity(flow.steps.len());
         let mut outcome = Outcome::Passed;
         for step in &flow.steps {
@@ -168,8 +173,11 @@ impl Executor {
                 steps.push(skipped(step));
                 continue;
             }
-            let (report, step_outcome) = self.run_step(step, &scope, deadline, limit, keep_bodies).await;
-            if report.status == StepStatus::Passed {
+            let (report, step_outcome) =
+                self.run_step(step, &scope, &mut timer, &mut latencies, limit, keep_bodies).await;
+            // Values are kept only for steps a later step refers to: the
+            // flow's references are all known (and checked) at load.
+            if report.status == StepStatus::Passed && step.referenced {
                 // Every step offers its status and body besides what it declares.
                 let mut values = report.outputs.clone();
                 values.entry("status".into()).or_insert_with(|| Value::from(report.http_status.unwrap_or_default()));
@@ -198,7 +206,8 @@ impl Executor {
         &self,
         step: &Step,
         scope: &Scope<'_>,
-        deadline: Instant,
+        timer: &mut StepTimer,
+        latencies: &mut Latencies<'_>,
         limit: Duration,
         keep_body: bool,
     ) -> (StepReport, Outcome) {
@@ -221,24 +230,32 @@ impl Executor {
                 return (report, Outcome::Error);
             }
         };
-        report.request = Some(format!("{} {}", request.method, request.url));
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let (budget, run_limited) = if remaining < step.timeout { (remaining, true) } else { (step.timeout, false) };
+        let mut line = String::with_capacity(request.method.as_str().len() + 1 + request.url.len());
+        line.push_str(request.method.as_str());
+        line.push(' ');
+        line.push_str(&request.url);
+        report.request = Some(line);
+        // One clock read before the request and one after: the step's
+        // timer, its duration and the run's deadline all derive from them.
         let started = Instant::now();
-        let result = tokio::time::timeout(budget, self.client.send(request)).await;
+        let (until, run_limited) = match started.checked_add(step.timeout) {
+            Some(step_deadline) if step_deadline <= timer.run_deadline => (step_deadline, false),
+            _ => (timer.run_deadline, true),
+        };
+        let result = timer.limit(until, self.client.send(request)).await;
         let took = started.elapsed();
         report.duration_ms = millis(took);
-        self.metrics.observe_step(took);
+        latencies.observe(took, started);
         let response = match result {
-            Err(_) if run_limited => {
+            None if run_limited => {
                 report.error = Some(format!("run exceeded MAX_EXECUTION_TIME ({}s)", limit.as_secs()));
                 return (report, Outcome::Timeout);
             }
-            Err(_) => {
+            None => {
                 report.error = Some(format!("no response within the step timeout ({}ms)", step.timeout.as_millis()));
                 return (report, Outcome::Error);
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 if matches!(
                     e,
                     RequestError::Egress(
@@ -251,14 +268,19 @@ impl Executor {
                 report.error = Some(e.to_string());
                 return (report, Outcome::Error);
             }
-            Ok(Ok(r)) => r,
+            Some(Ok(r)) => r,
         };
         report.http_status = Some(response.status.as_u16());
         report.redirects = response.redirects;
-        let text = String::from_utf8_lossy(&response.body);
         let keep_body = keep_body || step.body_referenced;
+        // The body is decoded only as far as the step's checks need it.
+        let text = if keep_body || step.reads_text {
+            String::from_utf8_lossy(&response.body)
+        } else {
+            std::borrow::Cow::Borrowed("")
+        };
         let json: Option<Value> =
-            if keep_body || step.reads_json() { serde_json::from_slice(&response.body).ok() } else { None };
+            if keep_body || step.parse_json { serde_json::from_slice(&response.body).ok() } else { None };
         let observed =
             Observed { status: response.status.as_u16(), headers: &response.headers, text: &text, json: json.as_ref() };
         report.assertion_failures = step.asserts.iter().filter_map(|a| a.check(&observed)).collect();
@@ -316,6 +338,85 @@ impl Executor {
             ));
         }
         Ok(OutboundRequest { method: step.method.clone(), url, headers, body })
+    }
+}
+
+/// The timer behind every step deadline of one run.
+///
+/// A tokio timer per step costs a registration in the timer wheel and a
+/// removal each time, a few percent of a fast step. Here one timer serves
+/// the whole run and is moved lazily: it is moved earlier when a step's
+/// deadline comes before it, and when it fires before the current step's
+/// deadline (because it was set for an earlier step) it is moved to that
+/// deadline and waited on again. With steps much shorter than their
+/// timeout, it is registered once per run.
+struct StepTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// When MAX_EXECUTION_TIME runs out.
+    run_deadline: Instant,
+}
+
+impl StepTimer {
+    /// A timer for a run that must end by `run_deadline`.
+    fn new(run_deadline: Instant) -> Self {
+        StepTimer { sleep: Box::pin(tokio::time::sleep_until(run_deadline.into())), run_deadline }
+    }
+
+    /// `fut`'s output, or `None` once `until` has passed.
+    async fn limit<F: Future>(&mut self, until: Instant, fut: F) -> Option<F::Output> {
+        let until = tokio::time::Instant::from_std(until);
+        if until < self.sleep.deadline() {
+            self.sleep.as_mut().reset(until);
+        }
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            while self.sleep.as_mut().poll(cx).is_ready() {
+                if self.sleep.deadline() >= until {
+                    return Poll::Ready(None);
+                }
+                // Set for an earlier step: wait for this one's deadline.
+                self.sleep.as_mut().reset(until);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// How often a run adds its step latencies to the shared metrics.
+const LATENCY_FLUSH: Duration = Duration::from_secs(1);
+
+/// A run's step latencies: counted locally, added to [`Metrics`] once a
+/// second and when the run ends, also when it is abandoned midway (the
+/// caller went away), so every step that ran is counted.
+struct Latencies<'m> {
+    metrics: &'m Metrics,
+    batch: StepBatch,
+    added: Instant,
+}
+
+impl<'m> Latencies<'m> {
+    fn new(metrics: &'m Metrics, now: Instant) -> Self {
+        Latencies { metrics, batch: StepBatch::default(), added: now }
+    }
+
+    /// Counts a step that started at `started` and took `took`.
+    fn observe(&mut self, took: Duration, started: Instant) {
+        self.batch.observe(took);
+        let now = started + took;
+        if now.saturating_duration_since(self.added) >= LATENCY_FLUSH {
+            self.metrics.add_steps(&mut self.batch);
+            self.added = now;
+        }
+    }
+}
+
+impl Drop for Latencies<'_> {
+    fn drop(&mut self) {
+        self.metrics.add_steps(&mut self.batch);
     }
 }
 
@@ -409,6 +510,28 @@ impl RunLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn step_timer_cuts_a_step_at_its_deadline_only() {
+        let start = Instant::now();
+        let mut timer = StepTimer::new(start + Duration::from_secs(3600));
+        // Set early by a step with a short timeout that finished in time...
+        let quick = timer.limit(start + Duration::from_millis(20), async { 1 }).await;
+        assert_eq!(quick, Some(1));
+        // ...the timer fires during the next step, which must not be cut short.
+        let later = start + Duration::from_millis(400);
+        let slow = timer.limit(later, tokio::time::sleep(Duration::from_millis(100))).await;
+        assert_eq!(slow, Some(()));
+        assert!(Instant::now() >= start + Duration::from_millis(100));
+        // A step that outlives its own deadline is cut there.
+        let stuck = timer.limit(Instant::now() + Duration::from_millis(50), std::future::pending::<()>()).await;
+        assert_eq!(stuck, None);
+        // And an earlier deadline than the timer's pulls the timer in.
+        let t = Instant::now();
+        let mut timer = StepTimer::new(t + Duration::from_secs(3600));
+        assert_eq!(timer.limit(t + Duration::from_millis(30), std::future::pending::<()>()).await, None);
+        assert!(t.elapsed() < Duration::from_secs(30));
+    }
 
     #[tokio::test]
     async fn limiter_queues_then_refuses() {

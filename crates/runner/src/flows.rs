@@ -99,6 +99,13 @@ pub struct Step {
     /// Whether a later step reads `${steps.<id>.body}`, so the body must be
     /// kept after the step.
     pub body_referenced: bool,
+    /// Whether a later step reads any `${steps.<id>.FIELD}`; when none does,
+    /// the step's values are not kept for substitution at all.
+    pub referenced: bool,
+    /// [`Step::reads_json`], worked out once at load.
+    pub parse_json: bool,
+    /// Whether checking or capturing reads the body as text.
+    pub reads_text: bool,
 }
 
 impl Step {
@@ -200,7 +207,10 @@ impl Template {
 
     /// Substitutes references into text.
     pub fn render(&self, scope: &Scope) -> Result<String, String> {
-        let mut out = String::new();
+        // Sized for the literal text, so a URL without references is one
+        // allocation.
+        let literal: usize = self.parts.iter().map(|p| if let Part::Text(t) = p { t.len() } else { 0 }).sum();
+        let mut out = String::with_capacity(literal);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
@@ -646,6 +656,7 @@ pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Vec<FlowProblem>> {
     // Outputs each earlier step offers, so references are checked at load.
     let mut offered: HashMap<String, HashSet<String>> = HashMap::new();
     let mut referenced_bodies: HashSet<String> = HashSet::new();
+    let mut referenced_steps: HashSet<String> = HashSet::new();
     let mut steps = Vec::new();
     for s in doc.steps.value {
         let at = s.id.referenced;
@@ -829,6 +840,7 @@ pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Vec<FlowProblem>> {
                 if field == "body" {
                     referenced_bodies.insert(ref_id.to_owned());
                 }
+                referenced_steps.insert(ref_id.to_owned());
             }
         }
         let mut fields: HashSet<String> = s.output.keys().cloned().collect();
@@ -836,10 +848,27 @@ pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Vec<FlowProblem>> {
         fields.insert("status".into());
         fields.insert("body".into());
         offered.insert(id.clone(), fields);
-        steps.push(Step { id, method, url, headers, body, timeout, asserts, outputs, body_referenced: false });
+        steps.push(Step {
+            id,
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            asserts,
+            outputs,
+            body_referenced: false,
+            referenced: false,
+            parse_json: false,
+            reads_text: false,
+        });
     }
     for step in &mut steps {
         step.body_referenced = referenced_bodies.contains(&step.id);
+        step.referenced = referenced_steps.contains(&step.id);
+        step.parse_json = step.reads_json();
+        step.reads_text = step.asserts.iter().any(|a| matches!(a, Assertion::BodyContains(_)))
+            || step.outputs.iter().any(|(_, c)| matches!(c, Capture::Body));
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -23,6 +23,7 @@ pub mod egress;
 pub mod execute;
 pub mod flows;
 pub mod metrics;
+pub mod reports;
 pub mod service;
 pub mod snapshots;
 

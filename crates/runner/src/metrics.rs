@@ -39,13 +39,25 @@ impl Metrics {
 
     /// Records one step's latency.
     pub fn observe_step(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        // Buckets are stored non-cumulatively and summed when rendered.
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
+        let mut batch = StepBatch::default();
+        batch.observe(took);
+        self.add_steps(&mut batch);
+    }
+
+    /// Adds the latencies in `batch` and empties it.
+    pub fn add_steps(&self, batch: &mut StepBatch) {
+        if batch.count == 0 {
+            return;
         }
-        self.step_count.fetch_add(1, Relaxed);
-        self.step_sum_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        // Buckets are stored non-cumulatively and summed when rendered.
+        for (shared, n) in self.buckets.iter().zip(&batch.buckets) {
+            if *n > 0 {
+                shared.fetch_add(*n, Relaxed);
+            }
+        }
+        self.step_count.fetch_add(batch.count, Relaxed);
+        self.step_sum_micros.fetch_add(batch.sum_micros, Relaxed);
+        *batch = StepBatch::default();
     }
 
     /// The Prometheus exposition, with the gauges passed in.
@@ -95,6 +107,40 @@ impl Metrics {
     }
 }
 
+/// Step latencies counted by one run before they are added to [`Metrics`].
+///
+/// Every step adding to the shared counters itself makes the worker threads
+/// pass those cache lines back and forth; a run counts locally and adds
+/// its counts now and then (see [`crate::execute`]).
+#[derive(Debug, Default, Clone)]
+pub struct StepBatch {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
+}
+
+impl StepBatch {
+    /// Counts one step's latency.
+    pub fn observe(&mut self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum_micros += took.as_micros() as u64;
+    }
+
+    /// Steps counted since the batch was last added.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether no step was counted since the batch was last added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,10 +152,17 @@ mod tests {
         m.observe_step(Duration::from_millis(20));
         m.observe_step(Duration::from_secs(60));
         m.run_finished(Outcome::Passed);
+        let mut batch = StepBatch::default();
+        batch.observe(Duration::from_millis(3));
+        batch.observe(Duration::from_millis(4));
+        m.add_steps(&mut batch);
+        assert!(batch.is_empty());
         let text = m.render(1, 0, 2, 0);
         assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"0.001\"} 1\n"), "{text}");
-        assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"0.025\"} 2\n"), "{text}");
-        assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");
+        assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"0.005\"} 3\n"), "{text}");
+        assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"0.025\"} 4\n"), "{text}");
+        assert!(text.contains("testmesh_runner_step_duration_seconds_bucket{le=\"+Inf\"} 5\n"), "{text}");
+        assert!(text.contains("testmesh_runner_step_duration_seconds_count 5\n"), "{text}");
         assert!(text.contains("testmesh_runner_runs_total{outcome=\"passed\"} 1\n"), "{text}");
         assert!(text.contains("testmesh_runner_runs_in_flight 1\n"), "{text}");
         assert!(text.contains("testmesh_runner_snapshot_sets 2\n"), "{text}");

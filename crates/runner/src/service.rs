@@ -12,6 +12,7 @@ use crate::api::{app, AppState};
 use crate::config::{Config, ConfigError};
 use crate::egress::SystemResolver;
 use crate::flows::{FlowCatalog, FlowError};
+use crate::reports::ReportError;
 use crate::snapshots::StoreError;
 
 /// Why the runner stopped with a failure.
@@ -29,9 +30,12 @@ pub enum Error {
         #[source]
         source: FlowError,
     },
-    /// SNAPSHOT_DIR or REPORTS_DIR is unusable.
+    /// SNAPSHOT_DIR is unusable.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// REPORTS_DIR is unusable.
+    #[error(transparent)]
+    Reports(#[from] ReportError),
     /// The port is taken or not ours.
     #[error("cannot listen on {addr} (BIND_ADDRESS, PORT)")]
     Bind {
