@@ -244,31 +244,32 @@ pub async fn apply(
     }
 
     // Nothing to do: no lock, no record, no mutating request at all.
-    if crate::cluster::apply::unchanged(&cluster, &applyset, &objects, request.apply.prune).await? {
-        let store = ReleaseStore::new(&cluster, &release.namespace, &release.name);
-        if let Some(last) = store.history().await?.pop() {
-            if last.status == Status::Deployed && last.manifests == objects {
-                progress
-                    .event(Event::Note(format!("no changes: release {} is at revision {}", release.name, last.number)));
-                if request.wait {
-                    let options = WaitOptions { timeout: request.timeout, ..Default::default() };
-                    let waited = tokio::select! {
-                        r = wait::wait_ready(&cluster, &objects, &options, progress) => r,
-                        _ = cancel => Err(ClusterError::Interrupted),
-                    };
-                    waited?;
-                }
-                let report = ApplyReport {
-                    unchanged: objects.iter().map(crate::cluster::client::object_id).collect(),
-                    ..Default::default()
+    // The record is read first: without a deployed revision of these very
+    // manifests there is no need to list the live objects twice.
+    let store = ReleaseStore::new(&cluster, &release.namespace, &release.name);
+    if let Some(last) = store.last_deployed().await? {
+        if last.manifests == objects
+            && crate::cluster::apply::unchanged(&cluster, &applyset, &objects, request.apply.prune).await?
+        {
+            progress.event(Event::Note(format!("no changes: release {} is at revision {}", release.name, last.number)));
+            if request.wait {
+                let options = WaitOptions { timeout: request.timeout, ..Default::default() };
+                let waited = tokio::select! {
+                    r = wait::wait_ready(&cluster, &objects, &options, progress) => r,
+                    _ = cancel => Err(ClusterError::Interrupted),
                 };
-                return Ok(ApplyOutcome::Applied(Deployed {
-                    release: release.name,
-                    namespace: release.namespace,
-                    revision: Some(last.number),
-                    report,
-                }));
+                waited?;
             }
+            let report = ApplyReport {
+                unchanged: objects.iter().map(crate::cluster::client::object_id).collect(),
+                ..Default::default()
+            };
+            return Ok(ApplyOutcome::Applied(Deployed {
+                release: release.name,
+                namespace: release.namespace,
+                revision: Some(last.number),
+                report,
+            }));
         }
     }
 
@@ -277,7 +278,6 @@ pub async fn apply(
     let lock =
         ReleaseLock::acquire(&cluster, &release.namespace, &release.name, &holder, request.lock_duration, progress)
             .await?;
-    let store = ReleaseStore::new(&cluster, &release.namespace, &release.name);
     let revision = match store
         .begin(NewRevision {
             profile: loaded.profile.clone(),
