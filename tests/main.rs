@@ -4,8 +4,8 @@ mod util;
 
 mod apply;
 mod cli;
-mod cluster_wait_diff;
 mod cluster_release;
+mod cluster_wait_diff;
 mod errors;
 mod golden;
 mod injection;
