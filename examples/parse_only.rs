@@ -10,8 +10,9 @@ use rayon::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use meshctl::validate::source::{discover, DocumentSplitter};
+use meshctl::input::discover;
 use meshctl::yaml::decode;
+use meshctl::yaml::DocumentSplitter;
 
 fn parse_batch(batch: Vec<(usize, String)>) -> (usize, usize) {
     batch

@@ -11,6 +11,9 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_assets.rs"));
 }
 
+/// The chart's directory among the assets.
+pub const CHART_DIR: &str = "templates/helm/testmesh";
+
 /// Where the assets came from; used to name files in messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -47,10 +50,10 @@ impl Assets {
             }
         }
         if !found_any {
-            return Err(Error::Assets(format!(
-                "`{}` has none of templates/, profiles/, offline-values/ (expected a meshctl project root)",
-                root.display()
-            )));
+            return Err(Error::asset(
+                root.display().to_string(),
+                "has none of templates/, profiles/, offline-values/ (expected a meshctl project root)",
+            ));
         }
         Ok(Assets { origin: Origin::Dir(root.to_owned()), files })
     }
@@ -67,8 +70,16 @@ impl Assets {
 
     /// The text of one file, or an error naming it.
     pub fn text(&self, rel: &str) -> Result<&str> {
-        let bytes = self.get(rel).ok_or_else(|| Error::Assets(format!("missing file `{}`", self.display_path(rel))))?;
-        std::str::from_utf8(bytes).map_err(|e| Error::Assets(format!("`{}` is not UTF-8: {e}", self.display_path(rel))))
+        let bytes = self.get(rel).ok_or_else(|| Error::asset(self.display_path(rel), "missing file"))?;
+        std::str::from_utf8(bytes).map_err(|e| Error::asset(self.display_path(rel), format!("not UTF-8: {e}")))
+    }
+
+    /// A JSON schema file, compiled.
+    pub fn json_schema(&self, rel: &str) -> Result<jsonschema::Validator> {
+        let schema: serde_json::Value = serde_json::from_str(self.text(rel)?)
+            .map_err(|e| Error::asset(self.display_path(rel), format!("not JSON: {e}")))?;
+        jsonschema::validator_for(&schema)
+            .map_err(|e| Error::asset(self.display_path(rel), format!("not a valid JSON schema: {e}")))
     }
 
     /// Files directly or indirectly under `dir/`, in sorted order.

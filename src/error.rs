@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::profile::ProfileError;
-use crate::render::RenderError;
-use crate::values::ValuesError;
+// Each stage's error type from its own file, so this module (which every
+// stage uses) imports no stage's logic.
+use crate::cluster::error::ClusterError;
+use crate::profile::error::{ProfileError, ValuesError};
+use crate::render::error::RenderError;
 use crate::yaml::YamlError;
 
 /// `Result` with this crate's [`Error`].
@@ -14,9 +16,33 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can stop a meshctl command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A project asset (chart, profile, module) is missing or unreadable.
-    #[error("{0}")]
-    Assets(String),
+    /// A project asset (chart, profile schema, Terraform module) is missing
+    /// or unusable.
+    #[error("{path}: {message}")]
+    Asset {
+        /// The asset, as [`Assets::display_path`](crate::assets::Assets::display_path) names it.
+        path: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A command-line argument or request field is unusable.
+    #[error("{argument}: {message}")]
+    Argument {
+        /// The flag or field, with its value (`--image "x"`).
+        argument: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A CustomResourceDefinition given to validation cannot be used.
+    #[error("CRD in `{file}` (document {document}) cannot be used: {message}")]
+    Crd {
+        /// The file (or asset) it came from.
+        file: String,
+        /// 1-based document index.
+        document: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("failed to access `{path}`")]
     Io {
@@ -40,7 +66,7 @@ pub enum Error {
     Render(#[from] RenderError),
     /// A cluster operation failed.
     #[error(transparent)]
-    Cluster(#[from] crate::cluster::ClusterError),
+    Cluster(#[from] ClusterError),
     /// The Kubernetes API sandbox could not start.
     #[error("failed to start the sandbox")]
     Sandbox(#[from] sandbox::Error),
@@ -54,43 +80,60 @@ pub enum Error {
     },
 }
 
+/// What kind of failure an [`Error`] is, for exit codes and HTTP statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// The arguments or the request are unusable.
+    Usage,
+    /// An input (file, profile, values, template, asset) is unreadable or
+    /// malformed.
+    Input,
+    /// The cluster could not be reached, or refused to work (locked,
+    /// unauthorised, interrupted).
+    Cluster,
+    /// The thing checked or deployed is bad: the cluster rejected an
+    /// object, a rollout failed, a conflict needs a decision.
+    Rejected,
+}
+
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io { path: path.to_owned(), source }
     }
-}
 
-/// One place in a document that breaks a schema or rule: a JSON pointer and
-/// what was expected there.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Violation {
-    /// RFC 6901 pointer into the checked document (`""` is the root).
-    pub pointer: String,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
-
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
-        write!(f, "at {pointer}: {}", self.message)
+    /// An unusable asset.
+    pub fn asset(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Asset { path: path.into(), message: message.into() }
     }
-}
 
-/// Formats a list of violations one per line, indented, for error messages.
-pub(crate) fn violation_lines(violations: &[Violation]) -> String {
-    violations.iter().map(|v| format!("\n  {v}")).collect()
-}
+    /// An unusable argument.
+    pub fn argument(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Argument { argument: argument.into(), message: message.into() }
+    }
 
-/// Checks `instance` against a compiled JSON schema and returns every
-/// violation, sorted by pointer so messages are stable.
-pub(crate) fn schema_violations(validator: &jsonschema::Validator, instance: &serde_json::Value) -> Vec<Violation> {
-    let mut out: Vec<Violation> = validator
-        .iter_errors(instance)
-        .map(|e| Violation { pointer: e.instance_path().to_string(), message: e.to_string() })
-        .collect();
-    out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then_with(|| a.message.cmp(&b.message)));
-    out.dedup();
-    out
+    /// What kind of failure this is.
+    pub fn category(&self) -> Category {
+        use ClusterError as C;
+        match self {
+            Error::Argument { .. } | Error::OutputRefused { .. } => Category::Usage,
+            Error::Cluster(
+                C::Timeout { .. }
+                | C::Failed { .. }
+                | C::Conflict { .. }
+                | C::Immutable { .. }
+                | C::Rejected { .. }
+                | C::RolledBack { .. }
+                | C::RollbackFailed { .. },
+            ) => Category::Rejected,
+            Error::Cluster(_) | Error::Sandbox(_) => Category::Cluster,
+            Error::Asset { .. }
+            | Error::Io { .. }
+            | Error::Yaml(_)
+            | Error::Profile(_)
+            | Error::Values(_)
+            | Error::Render(_)
+            | Error::Crd { .. } => Category::Input,
+        }
+    }
 }

@@ -5,32 +5,44 @@
 //! # Quickstart
 //!
 //! ```no_run
-//! use meshctl::{assets::Assets, ops, values::UserValues};
+//! use meshctl::{assets::Assets, ops, profile::values::UserValues};
 //!
-//! let assets = Assets::embedded();
+//! let ctx = ops::Context::new(Assets::embedded());
 //! let request = ops::RenderRequest {
 //!     profile: "offline".into(),
 //!     environment: "dev".into(),
-//!     user_values: UserValues::default(),
+//!     values: UserValues::default(),
 //! };
-//! let set = ops::render(&assets, &request)?;
+//! let set = ops::render(&ctx, &request)?;
 //! meshctl::render::write_out_dir(&set, std::path::Path::new("out"))?;
 //! # Ok::<(), meshctl::Error>(())
 //! ```
 //!
-//! Stages, one module each: [`profile`] (profiles and the values stack),
-//! [`render`] (hardened Tera, the render set, output), [`ops`] (the
-//! operations), [`cli`] (arguments and output).
+//! Layers, each importing only those below it:
+//! - ground floor: [`yaml`] (the one YAML reader and writer), [`kinds`]
+//!   (what meshctl knows about Kubernetes kinds), [`input`] (files,
+//!   directories, stdin), [`assets`], [`digest`], [`clock`], [`events`],
+//!   [`violation`], [`error`] (which gathers each stage's error type);
+//! - stages: [`profile`] (profiles and the values stack), [`render`]
+//!   (hardened Tera, the render set, output), [`validate`] (offline
+//!   validation), [`cluster`] (everything that talks to a cluster);
+//! - [`ops`]: the actions, each with a request and a [`ops::Context`];
+//! - doors: [`cli`] (arguments and output), later the HTTP server.
 
 pub mod assets;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
+pub mod digest;
 pub mod error;
+pub mod events;
+pub mod input;
+pub mod kinds;
 pub mod ops;
 pub mod profile;
 pub mod render;
 pub mod validate;
+pub mod violation;
 pub mod yaml;
 
 pub use error::{Error, Result};
-pub use profile::values;

@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use meshctl::clock::system;
 use meshctl::cluster::lock::{default_holder, ReleaseLock};
-use meshctl::cluster::release::{NewRevision, ReleaseStore, Revision, Status};
+use meshctl::cluster::release::{NewRevision, ReleaseContent, ReleaseStore, Revision, Status};
 use meshctl::cluster::{Cluster, ClusterError, Event};
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
@@ -62,17 +63,19 @@ fn ticking_clock() -> Arc<dyn Fn() -> jiff::Timestamp + Send + Sync> {
 
 fn draft(description: &str, replicas: u32) -> NewRevision {
     NewRevision {
-        profile: "offline".into(),
-        env: "dev".into(),
-        chart_version: "0.3.1".into(),
-        manifests: vec![
-            // Key order, unicode, floats and nulls must come back as sent.
-            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "flows", "namespace": "default"},
+        content: ReleaseContent {
+            profile: "offline".into(),
+            environment: "dev".into(),
+            chart_version: "0.3.1".into(),
+            manifests: vec![
+                // Key order, unicode, floats and nulls must come back as sent.
+                json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "flows", "namespace": "default"},
                    "data": {"zeta": "ünïcödé ✓", "alpha": "1.50", "nested": "{\"a\": [1, 2]}"}}),
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "runner"},
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "runner"},
                    "spec": {"replicas": replicas, "ratio": 0.1, "big": 12345678901234_i64, "none": null}}),
-        ],
-        values: json!({"runner": {"replicas": replicas, "image": {"tag": "1.2.3"}}, "a": [true, false, 2.5e-8]}),
+            ],
+            values: json!({"runner": {"replicas": replicas, "image": {"tag": "1.2.3"}}, "a": [true, false, 2.5e-8]}),
+        },
         applied_by: "alice@host".into(),
         description: description.into(),
     }
@@ -113,8 +116,8 @@ async fn revisions_round_trip_and_a_deploy_supersedes_the_previous_one() {
     let read = store.get(2).await.unwrap();
     assert_eq!(read, expected);
     assert_eq!(serde_json::to_string(&read).unwrap(), serde_json::to_string(&expected).unwrap());
-    assert_eq!(read.manifests, draft("", 2).manifests);
-    assert_eq!(history[0].manifests, first.manifests);
+    assert_eq!(read.content.manifests, draft("", 2).content.manifests);
+    assert_eq!(history[0].content.manifests, first.content.manifests);
 
     let current = store.last_deployed().await.unwrap().expect("a deployed revision");
     assert_eq!((current.number, current.description.as_str()), (3, "rollback to 1"));
@@ -249,30 +252,36 @@ async fn a_second_operation_is_refused_until_the_first_releases_the_lock() {
     let cluster = connect(&sandbox).await;
     let (events, progress) = recorder();
     let long = Duration::from_secs(60);
-    let first = ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", long, &progress)
-        .await
-        .unwrap();
+    let first =
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", long, &progress, &system())
+            .await
+            .unwrap();
     let held = lease(&cluster, "meshctl-lock-testmesh").await.expect("the lease exists");
     let spec = held.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("alice@ws pid 1 (aaaaaa)"));
     assert_eq!((spec.lease_duration_seconds, spec.lease_transitions), (Some(60), Some(0)));
     assert!(spec.acquire_time.is_some() && spec.renew_time.is_some());
 
-    let refused = ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", long, &progress)
-        .await
-        .err()
-        .expect("the lock is held");
+    let refused =
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", long, &progress, &system())
+            .await
+            .err()
+            .expect("the lock is held");
     assert!(matches!(refused, ClusterError::Locked { .. }), "{refused:?}");
     let message = refused.to_string();
     assert!(message.starts_with("operation in progress by alice@ws pid 1 (aaaaaa) since 20"), "{message}");
 
     // Another release is not affected.
-    let other = ReleaseLock::acquire(&cluster, "default", "other", &default_holder(), long, &progress).await.unwrap();
+    let other = ReleaseLock::acquire(&cluster, "default", "other", &default_holder(), long, &progress, &system())
+        .await
+        .unwrap();
 
     first.release().await.unwrap();
     assert!(lease(&cluster, "meshctl-lock-testmesh").await.is_none(), "release deletes the lease");
     let second =
-        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", long, &progress).await.unwrap();
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", long, &progress, &system())
+            .await
+            .unwrap();
     assert!(!second.lost());
     second.release().await.unwrap();
     other.release().await.unwrap();
@@ -285,13 +294,24 @@ async fn a_lock_whose_holder_died_is_taken_over_after_it_expires() {
     let cluster = connect(&sandbox).await;
     let (events, progress) = recorder();
     let short = Duration::from_secs(1);
-    let dead = ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", short, &progress)
-        .await
-        .unwrap();
+    let dead =
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", short, &progress, &system())
+            .await
+            .unwrap();
     // Dropped without release, as a killed process would leave it.
     drop(dead);
     let taken = eventually("the abandoned lease expires and is taken over", || async {
-        match ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", short, &progress).await {
+        match ReleaseLock::acquire(
+            &cluster,
+            "default",
+            "testmesh",
+            "bob@ci pid 2 (bbbbbb)",
+            short,
+            &progress,
+            &system(),
+        )
+        .await
+        {
             Ok(lock) => Some(lock),
             Err(ClusterError::Locked { holder, .. }) => {
                 assert_eq!(holder, "alice@ws pid 1 (aaaaaa)");
@@ -321,11 +341,19 @@ async fn a_lock_whose_holder_died_is_taken_over_after_it_expires() {
 async fn renewal_keeps_a_lock_alive_beyond_its_duration() {
     let sandbox = start();
     let cluster = connect(&sandbox).await;
-    let progress = meshctl::cluster::events::Silent;
+    let progress = meshctl::events::Silent;
     let duration = Duration::from_secs(1);
-    let lock = ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress)
-        .await
-        .unwrap();
+    let lock = ReleaseLock::acquire(
+        &cluster,
+        "default",
+        "testmesh",
+        "alice@ws pid 1 (aaaaaa)",
+        duration,
+        &progress,
+        &system(),
+    )
+    .await
+    .unwrap();
     // Wait until the lease itself shows renewals past three durations.
     let acquired = lease(&cluster, "meshctl-lock-testmesh").await.unwrap().spec.unwrap().acquire_time.unwrap().0;
     eventually("the lease is renewed three durations after it was acquired", || async {
@@ -333,10 +361,11 @@ async fn renewal_keeps_a_lock_alive_beyond_its_duration() {
         (renewed >= acquired + jiff::SignedDuration::from_secs(3)).then_some(())
     })
     .await;
-    let refused = ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", duration, &progress)
-        .await
-        .err()
-        .expect("a renewed lock is still held");
+    let refused =
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", duration, &progress, &system())
+            .await
+            .err()
+            .expect("a renewed lock is still held");
     assert!(refused.to_string().contains("alice@ws pid 1 (aaaaaa)"), "{refused}");
     assert!(!lock.lost());
     lock.release().await.unwrap();
@@ -346,7 +375,7 @@ async fn renewal_keeps_a_lock_alive_beyond_its_duration() {
 async fn a_lock_taken_over_by_someone_else_is_reported_lost_and_left_to_them() {
     let sandbox = start();
     let cluster = connect(&sandbox).await;
-    let progress = meshctl::cluster::events::Silent;
+    let progress = meshctl::events::Silent;
     let lock = ReleaseLock::acquire(
         &cluster,
         "default",
@@ -354,6 +383,7 @@ async fn a_lock_taken_over_by_someone_else_is_reported_lost_and_left_to_them() {
         "alice@ws pid 1 (aaaaaa)",
         Duration::from_secs(1),
         &progress,
+        &system(),
     )
     .await
     .unwrap();
@@ -401,11 +431,19 @@ async fn records_and_the_lock_survive_injected_api_faults() {
     sandbox.inject(rule("update", "leases", FaultAction::Conflict, 2));
     sandbox.inject(rule("delete", "leases", unavailable(), 1));
 
-    let progress = meshctl::cluster::events::Silent;
+    let progress = meshctl::events::Silent;
     let duration = Duration::from_secs(1);
-    let lock = ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress)
-        .await
-        .unwrap();
+    let lock = ReleaseLock::acquire(
+        &cluster,
+        "default",
+        "testmesh",
+        "alice@ws pid 1 (aaaaaa)",
+        duration,
+        &progress,
+        &system(),
+    )
+    .await
+    .unwrap();
     let store = ReleaseStore::new(&cluster, "default", "testmesh");
     for status in [Status::Deployed, Status::Deployed] {
         let rev = store.begin(draft("apply", 1)).await.unwrap();
@@ -451,9 +489,10 @@ async fn of_two_operations_racing_for_an_expired_lock_exactly_one_wins() {
 
     let (events, progress) = recorder();
     let duration = Duration::from_secs(30);
+    let clock = system();
     let (a, b) = tokio::join!(
-        ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress),
-        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", duration, &progress),
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "alice@ws pid 1 (aaaaaa)", duration, &progress, &clock),
+        ReleaseLock::acquire(&cluster, "default", "testmesh", "bob@ci pid 2 (bbbbbb)", duration, &progress, &clock),
     );
     let (winner, refused) = match (a, b) {
         (Ok(lock), Err(e)) | (Err(e), Ok(lock)) => (lock, e),

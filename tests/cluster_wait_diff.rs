@@ -209,7 +209,7 @@ async fn a_rollout_past_its_progress_deadline_fails_before_the_timeout() {
     apply(&cluster, std::slice::from_ref(&stalled)).await;
     let options = WaitOptions { timeout: Duration::from_secs(600), poll: Duration::from_millis(100) };
     let started = std::time::Instant::now();
-    let error = wait_ready(&cluster, &[stalled], &options, &meshctl::cluster::events::Silent).await.unwrap_err();
+    let error = wait_ready(&cluster, &[stalled], &options, &meshctl::events::Silent).await.unwrap_err();
     let ClusterError::Failed { count, details } = &error else { panic!("expected a failure, got {error}") };
     assert_eq!(*count, 1);
     assert!(details.starts_with("Deployment/default/stalled: progress deadline exceeded: "), "{details}");
@@ -228,7 +228,7 @@ async fn a_failed_job_fails_the_wait_with_its_pods() {
             "spec": {"restartPolicy": "Never", "containers": [{"name": "seed", "image": "seed:1"}]}}}});
     apply(&cluster, std::slice::from_ref(&job)).await;
     let options = WaitOptions { timeout: DEADLINE, poll: Duration::from_millis(100) };
-    let error = wait_ready(&cluster, &[job], &options, &meshctl::cluster::events::Silent).await.unwrap_err();
+    let error = wait_ready(&cluster, &[job], &options, &meshctl::events::Silent).await.unwrap_err();
     let ClusterError::Failed { details, .. } = &error else { panic!("expected a failure, got {error}") };
     assert!(details.starts_with("Job/default/seed: job failed: BackoffLimitExceeded"), "{details}");
     assert!(details.contains("\n  pod seed-") && details.contains(": failed ("), "{details}");

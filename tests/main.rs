@@ -10,6 +10,7 @@ mod errors;
 mod golden;
 mod injection;
 mod kube_types;
+mod ops;
 mod quickstart;
 mod sandbox;
 mod terraform;

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::client::{object_id, with_retries, Cluster};
 use super::error::ClusterError;
-use super::events::{Event, Progress};
 use super::inventory::{self, ApplySet};
-use crate::render::tier_of;
+use crate::events::{Event, Progress};
+use crate::kinds::Tier;
 
 /// Annotation holding the hash of the configuration meshctl last applied,
 /// so an unchanged object needs no request.
@@ -61,8 +61,6 @@ impl ApplyReport {
         !(self.created.is_empty() && self.configured.is_empty() && self.pruned.is_empty())
     }
 }
-
-const TIER_NAMES: [&str; 7] = ["crds", "namespaces", "config", "services", "workloads", "policy", "jobs"];
 
 /// The object with the hash of its configuration in
 /// [`CONFIG_HASH_ANNOTATION`] (diff adds it too, so it never shows as a
@@ -131,7 +129,7 @@ async fn live_members(api: &Api<DynamicObject>, set: &ApplySet) -> Result<HashMa
 }
 
 /// Applies `objects` (in apply order) as the members of `set`.
-pub async fn apply_set(
+pub async fn apply_objects(
     cluster: &Cluster,
     set: &ApplySet,
     objects: &[Value],
@@ -139,7 +137,7 @@ pub async fn apply_set(
     progress: &dyn Progress,
 ) -> Result<ApplyReport, ClusterError> {
     let mut report = ApplyReport::default();
-    let mut tiers: BTreeMap<u8, Vec<Value>> = BTreeMap::new();
+    let mut tiers: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
     let mut group_kinds = BTreeSet::new();
     let mut namespaces = BTreeSet::new();
     for object in objects {
@@ -150,7 +148,7 @@ pub async fn apply_set(
             namespaces.insert(ns.to_string());
         }
         let kind = object["kind"].as_str().unwrap_or_default().to_string();
-        tiers.entry(tier_of(&kind)).or_default().push(object);
+        tiers.entry(Tier::of(&kind)).or_default().push(object);
     }
     let parent_api: Api<DynamicObject> = Api::namespaced_with(
         cluster.client().clone(),
@@ -162,11 +160,13 @@ pub async fn apply_set(
     let mut previous_namespaces = BTreeSet::new();
 
     for (tier, members) in &tiers {
-        let name = TIER_NAMES.get(*tier as usize).copied().unwrap_or("other");
-        progress.event(Event::Tier { name: name.to_string(), objects: members.len() });
+        progress.event(Event::Tier { name: tier.name().to_string(), objects: members.len() });
         // The parent lists every kind before any member of a new kind exists,
         // so an interrupted apply never leaves members a prune cannot find.
-        if !parent_written && *tier >= 1 && namespace_ready(cluster, &set.namespace, &tiers, options).await {
+        if !parent_written
+            && *tier >= Tier::Namespaces
+            && namespace_ready(cluster, &set.namespace, &tiers, options).await
+        {
             let parent_name = set.parent_name();
             let current = with_retries(|| parent_api.get_opt(&parent_name))
                 .await
@@ -182,7 +182,7 @@ pub async fn apply_set(
             parent_written = true;
         }
         apply_tier(cluster, set, members, options, progress, &mut report).await?;
-        if name == "crds" && !options.dry_run {
+        if *tier == Tier::Crds && !options.dry_run {
             wait_established(cluster, members).await?;
         }
     }
@@ -204,13 +204,13 @@ pub async fn apply_set(
 async fn namespace_ready(
     cluster: &Cluster,
     namespace: &str,
-    tiers: &BTreeMap<u8, Vec<Value>>,
+    tiers: &BTreeMap<Tier, Vec<Value>>,
     options: &ApplyOptions,
 ) -> bool {
     if options.dry_run {
         return false;
     }
-    let in_set = tiers.get(&1).is_some_and(|ns| ns.iter().any(|o| o["metadata"]["name"] == namespace));
+    let in_set = tiers.get(&Tier::Namespaces).is_some_and(|ns| ns.iter().any(|o| o["metadata"]["name"] == namespace));
     if in_set {
         // Tier 1 has been applied when we are asked at tier >= 2; at tier 1
         // itself the namespace may not exist yet.

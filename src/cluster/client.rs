@@ -28,6 +28,28 @@ pub struct ClusterOptions {
     pub namespace: Option<String>,
 }
 
+impl ClusterOptions {
+    /// The namespace of the kubeconfig context these options select (the
+    /// current one unless `context` names another), read without
+    /// connecting; `None` when there is no kubeconfig, no such context, or
+    /// the context names no namespace. In a pod with no kubeconfig, the
+    /// service account's namespace.
+    pub fn context_namespace(&self) -> Option<String> {
+        let kubeconfig = match &self.kubeconfig {
+            Some(path) => Kubeconfig::read_from(path).ok(),
+            None => Kubeconfig::read().ok(),
+        };
+        let Some(kubeconfig) = kubeconfig else {
+            return std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                .ok()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty());
+        };
+        let name = self.context.clone().or(kubeconfig.current_context.clone())?;
+        kubeconfig.contexts.into_iter().find(|c| c.name == name)?.context?.namespace
+    }
+}
+
 /// A resource type as the cluster serves it.
 #[derive(Clone, Debug)]
 pub struct Resolved {

@@ -95,14 +95,14 @@ pub enum ClusterError {
         message: String,
     },
     /// `--atomic`: the apply failed and the release was rolled back to
-    /// `revision` (0: nothing was deployed before; what this apply created
-    /// was removed).
-    #[error("{cause}\nrolled back (--atomic) to {}", if *revision == 0 { "the state before this release (nothing was deployed before)".to_string() } else { format!("revision {revision}") })]
+    /// `revision` (`None`: nothing was deployed before; what this apply
+    /// created was removed).
+    #[error("{cause}\nrolled back (--atomic) to {}", rolled_back_to(.revision))]
     RolledBack {
         /// Why the apply failed.
         cause: Box<ClusterError>,
-        /// The revision re-applied.
-        revision: u32,
+        /// The revision re-applied, if there was one.
+        revision: Option<u32>,
     },
     /// `--atomic`: the apply failed, and so did the rollback.
     #[error("{cause}\nthe rollback (--atomic) failed too: {rollback}")]
@@ -125,5 +125,12 @@ impl ClusterError {
     /// Wraps a client error with what was being done.
     pub fn api(context: impl Into<String>, source: kube::Error) -> Self {
         ClusterError::Api { context: context.into(), source }
+    }
+}
+
+fn rolled_back_to(revision: &Option<u32>) -> String {
+    match revision {
+        Some(n) => format!("revision {n}"),
+        None => "the state before this release (nothing was deployed before)".to_string(),
     }
 }

@@ -28,8 +28,9 @@ use tokio::task::JoinHandle;
 
 use super::client::{is_transient, with_retries, Cluster};
 use super::error::ClusterError;
-use super::events::{Event, Progress};
 use super::release::{validate_release_name, RELEASE_LABEL};
+use crate::clock::Clock;
+use crate::events::{Event, Progress};
 
 /// How many times acquiring or releasing re-reads a lease that changed
 /// under it before giving up.
@@ -58,7 +59,8 @@ impl ReleaseLock {
     ///
     /// Fails at once with [`ClusterError::Locked`] while another holder's
     /// lease is fresh. An expired lease is taken over, with an
-    /// [`Event::Warning`] naming the previous holder.
+    /// [`Event::Warning`] naming the previous holder. Expiry is judged, and
+    /// renewals stamped, with `clock`.
     pub async fn acquire(
         cluster: &Cluster,
         namespace: &str,
@@ -66,6 +68,7 @@ impl ReleaseLock {
         holder: &str,
         duration: Duration,
         progress: &dyn Progress,
+        clock: &Clock,
     ) -> Result<ReleaseLock, ClusterError> {
         validate_release_name(release)?;
         let api: Api<Lease> = Api::namespaced(cluster.client().clone(), namespace);
@@ -76,7 +79,7 @@ impl ReleaseLock {
         // takeover's response is lost and the next read shows it was ours.
         let mut taking_over: Option<(String, Timestamp)> = None;
         for _ in 0..ATTEMPTS {
-            let now = Timestamp::now();
+            let now = clock();
             let fresh = Lease {
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
@@ -101,7 +104,7 @@ impl ReleaseLock {
             };
             let params = PostParams::default();
             match with_retries(|| api.create(&params, &fresh)).await {
-                Ok(lease) => return Ok(Self::start(api, name, namespace, holder, lease, duration)),
+                Ok(lease) => return Ok(Self::start(api, name, namespace, holder, lease, duration, clock)),
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(ClusterError::api(context("creating"), e)),
             }
@@ -119,7 +122,7 @@ impl ReleaseLock {
                 if let Some((previous, expired)) = taking_over.take() {
                     progress.event(takeover_warning(release, &previous, expired));
                 }
-                return Ok(Self::start(api, name, namespace, holder, live, duration));
+                return Ok(Self::start(api, name, namespace, holder, live, duration, clock));
             }
             let expires = expiry(&live);
             if !live_holder.is_empty() && expires > now {
@@ -148,7 +151,7 @@ impl ReleaseLock {
                     if let Some((previous, expired)) = taking_over.take() {
                         progress.event(takeover_warning(release, &previous, expired));
                     }
-                    return Ok(Self::start(api, name, namespace, holder, lease, duration));
+                    return Ok(Self::start(api, name, namespace, holder, lease, duration, clock));
                 }
                 // Someone else took it over (409) or released it (404)
                 // first, or the request failed on the way: read it again,
@@ -173,6 +176,7 @@ impl ReleaseLock {
         holder: &str,
         lease: Lease,
         duration: Duration,
+        clock: &Clock,
     ) -> ReleaseLock {
         let current = Arc::new(Mutex::new(lease));
         let (lost_tx, lost) = watch::channel(false);
@@ -183,6 +187,7 @@ impl ReleaseLock {
             holder: holder.to_string(),
             current: current.clone(),
             interval: (duration / 3).max(Duration::from_millis(10)),
+            clock: clock.clone(),
         };
         let renewal = tokio::spawn(renewer.run(stop_rx, lost_tx));
         ReleaseLock {
@@ -295,6 +300,7 @@ struct Renewer {
     holder: String,
     current: Arc<Mutex<Lease>>,
     interval: Duration,
+    clock: Clock,
 }
 
 /// What one renewal attempt found.
@@ -332,7 +338,7 @@ impl Renewer {
     async fn renew(&self) -> Renewal {
         let mut lease = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(spec) = lease.spec.as_mut() {
-            spec.renew_time = Some(MicroTime(Timestamp::now()));
+            spec.renew_time = Some(MicroTime((self.clock)()));
         }
         // Not through with_retries: a 409 must be looked at (was the lease
         // taken over?) rather than sent again unchanged.

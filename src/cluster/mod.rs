@@ -9,12 +9,11 @@ pub mod apply;
 pub mod client;
 pub mod diff;
 pub mod error;
-pub mod events;
 pub mod inventory;
 pub mod lock;
 pub mod release;
 pub mod wait;
 
+pub use crate::events::{Event, Progress};
 pub use client::{Cluster, ClusterOptions};
 pub use error::ClusterError;
-pub use events::{Event, Progress};

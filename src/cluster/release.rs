@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read as _, Write as _};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -33,6 +32,7 @@ use serde_json::Value;
 
 use super::client::{with_retries, Cluster};
 use super::error::ClusterError;
+pub use crate::clock::Clock;
 
 /// The Secret type of release records.
 pub const RECORD_TYPE: &str = "meshctl.dev/release.v1";
@@ -114,16 +114,14 @@ pub struct Revision {
     pub number: u32,
     /// Where it stands.
     pub status: Status,
-    /// The profile rendered.
-    pub profile: String,
-    /// The profile environment rendered.
-    pub env: String,
-    /// The chart version rendered.
-    pub chart_version: String,
-    /// The full rendered manifest set, in apply order.
-    pub manifests: Vec<Value>,
-    /// The values the manifests were rendered from.
-    pub values: Value,
+    /// What was applied and where it came from.
+    #[serde(flatten)]
+    pub content: ReleaseContent,
+    /// SHA-256 of the manifests as recorded (see
+    /// [`digest::sha256_of_values`](crate::digest::sha256_of_values)); empty
+    /// in records written before it was kept.
+    #[serde(default)]
+    pub manifests_digest: String,
     /// Who applied it (`user@host`).
     pub applied_by: String,
     /// When the operation began.
@@ -136,28 +134,36 @@ pub struct Revision {
     pub description: String,
 }
 
-/// What a new revision records; [`ReleaseStore::begin`] adds the number,
-/// status and start time.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NewRevision {
+/// What a release revision is made of: the manifests applied and where
+/// they came from. Empty profile and environment mean manifest files
+/// (`--from`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseContent {
     /// The profile rendered.
     pub profile: String,
-    /// The profile environment rendered.
-    pub env: String,
+    /// The profile environment rendered (`env` in records of meshctl 0.1).
+    #[serde(alias = "env")]
+    pub environment: String,
     /// The chart version rendered.
     pub chart_version: String,
-    /// The full rendered manifest set, in apply order.
+    /// The full manifest set, in apply order.
     pub manifests: Vec<Value>,
     /// The values the manifests were rendered from.
     pub values: Value,
+}
+
+/// What a new revision records; [`ReleaseStore::begin`] adds the number,
+/// status, digest and start time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewRevision {
+    /// What is applied.
+    pub content: ReleaseContent,
     /// Who applies it (`user@host`, see [`super::lock::user_at_host`]).
     pub applied_by: String,
     /// What the operation is: `apply`, `rollback to 3`.
     pub description: String,
 }
-
-/// A clock, injected so tests can fix the recorded times.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Reads and writes the revisions of one release in one namespace.
 pub struct ReleaseStore<'a> {
@@ -188,7 +194,7 @@ impl<'a> ReleaseStore<'a> {
             namespace: namespace.to_string(),
             release: release.to_string(),
             history_limit: DEFAULT_HISTORY_LIMIT,
-            clock: Arc::new(Timestamp::now),
+            clock: crate::clock::system(),
         }
     }
 
@@ -290,11 +296,8 @@ impl<'a> ReleaseStore<'a> {
                 release: self.release.clone(),
                 number,
                 status: Status::Pending,
-                profile: draft.profile.clone(),
-                env: draft.env.clone(),
-                chart_version: draft.chart_version.clone(),
-                manifests: draft.manifests.clone(),
-                values: draft.values.clone(),
+                manifests_digest: crate::digest::sha256_of_values(&draft.content.manifests),
+                content: draft.content.clone(),
                 applied_by: draft.applied_by.clone(),
                 started: (self.clock)(),
                 finished: None,

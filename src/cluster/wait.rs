@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::client::{object_id, with_retries, Cluster};
 use super::error::ClusterError;
-use super::events::{Event, Progress};
+use crate::events::{Event, Progress};
 
 /// How ready one live object is.
 #[derive(Clone, Debug, PartialEq, Eq)]

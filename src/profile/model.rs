@@ -3,46 +3,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::error::ProfileError;
 use crate::assets::Assets;
-use crate::error::{schema_violations, violation_lines, Error, Result, Violation};
-use crate::values::merge_into;
+use crate::error::{Error, Result};
+use crate::profile::values::merge_into;
+use crate::violation::{schema_violations, Violation};
 use crate::yaml;
 
 /// The environments every profile defines, in promotion order.
 pub const ENVIRONMENTS: &[&str] = &["dev", "staging", "prod"];
 
 const SCHEMA_PATH: &str = "profiles/profile.schema.json";
-
-/// A profile that is unknown or does not describe a valid target.
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    /// No `profiles/<name>.yaml`.
-    #[error("unknown profile `{name}` (known profiles: {})", .known.join(", "))]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// The profiles that exist.
-        known: Vec<String>,
-    },
-    /// The profile has no such environment.
-    #[error("profile `{profile}` has no environment `{env}` (known environments: {})", .known.join(", "))]
-    UnknownEnvironment {
-        /// The profile.
-        profile: String,
-        /// The environment asked for.
-        env: String,
-        /// The environments it defines.
-        known: Vec<String>,
-    },
-    /// The profile breaks the profile schema or a rule the schema cannot say.
-    #[error("invalid profile `{file}`:{}", violation_lines(.violations))]
-    Invalid {
-        /// The profile file.
-        file: String,
-        /// Where and what.
-        violations: Vec<Violation>,
-    },
-}
 
 /// The cloud a profile targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,12 +254,7 @@ pub struct EffectiveProfile {
 /// and checked for the rules that span fields — the same checks `render`
 /// makes when it loads a profile.
 pub fn profile_violations(assets: &Assets, document: &Value) -> Result<Vec<Violation>> {
-    let schema_text = assets.text(SCHEMA_PATH)?;
-    let schema: Value = serde_json::from_str(schema_text)
-        .map_err(|e| Error::Assets(format!("`{}` is not JSON: {e}", assets.display_path(SCHEMA_PATH))))?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| {
-        Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH)))
-    })?;
+    let validator = assets.json_schema(SCHEMA_PATH)?;
     let violations = schema_violations(&validator, document);
     if !violations.is_empty() {
         return Ok(violations);
@@ -333,12 +299,7 @@ pub fn load_profile(assets: &Assets, name: &str) -> Result<Profile> {
     let file = assets.display_path(&rel_path);
     let document = yaml::parse_one(&file, assets.text(&rel_path)?)?;
 
-    let schema_text = assets.text(SCHEMA_PATH)?;
-    let schema: Value = serde_json::from_str(schema_text)
-        .map_err(|e| Error::Assets(format!("`{}` is not JSON: {e}", assets.display_path(SCHEMA_PATH))))?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| {
-        Error::Assets(format!("`{}` is not a valid JSON schema: {e}", assets.display_path(SCHEMA_PATH)))
-    })?;
+    let validator = assets.json_schema(SCHEMA_PATH)?;
     let violations = schema_violations(&validator, &document);
     if !violations.is_empty() {
         return Err(ProfileError::Invalid { file, violations }.into());

@@ -17,7 +17,7 @@ const MAX_NESTED_NAME_LEVEL: usize = 30;
 
 /// Parses `expr` and applies each assignment to `values`, which must be an
 /// object. `as_string` is `--set-string`: every value stays a string.
-pub fn apply_set(values: &mut Value, expr: &str, as_string: bool) -> Result<(), String> {
+pub fn apply_set_expression(values: &mut Value, expr: &str, as_string: bool) -> Result<(), String> {
     let mut parser = Parser { chars: expr.chars().collect(), pos: 0, as_string, removed_last: false };
     let root = values.as_object_mut().ok_or("values are not a map")?;
     loop {
@@ -260,7 +260,7 @@ mod tests {
 
     fn run(start: Value, expr: &str) -> Value {
         let mut v = start;
-        apply_set(&mut v, expr, false).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        apply_set_expression(&mut v, expr, false).unwrap_or_else(|e| panic!("{expr}: {e}"));
         v
     }
 
@@ -291,7 +291,7 @@ mod tests {
         let v = run(json!({}), "a=true,b=FALSE,c=10,d=0,e=007,f=1.5,g=-3,h=null");
         assert_eq!(v, json!({"a": true, "b": false, "c": 10, "d": 0, "e": "007", "f": "1.5", "g": -3}));
         let mut s = json!({});
-        apply_set(&mut s, "a=true,c=10", true).unwrap();
+        apply_set_expression(&mut s, "a=true,c=10", true).unwrap();
         assert_eq!(s, json!({"a": "true", "c": "10"}));
     }
 
@@ -316,7 +316,7 @@ mod tests {
             ("a[99999999]=1", "maximum supported index"),
         ] {
             let mut v = json!({});
-            let err = apply_set(&mut v, expr, false).unwrap_err();
+            let err = apply_set_expression(&mut v, expr, false).unwrap_err();
             assert!(err.contains(want), "{expr}: {err}");
         }
     }

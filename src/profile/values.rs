@@ -5,66 +5,28 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::assets::Assets;
-use crate::error::{schema_violations, violation_lines, Error, Result, Violation};
-use crate::profile::set::apply_set;
+pub use super::error::ValuesError;
+use crate::assets::{Assets, CHART_DIR};
+use crate::digest::sha256;
+use crate::error::{Error, Result};
+use crate::profile::set::apply_set_expression;
 use crate::profile::{EffectiveProfile, Provider};
+use crate::violation::schema_violations;
 use crate::yaml;
 
-/// Where the chart lives among the assets.
-pub const CHART_DIR: &str = "templates/helm/testmesh";
-
-/// A values layer that could not be built, or merged values that break the
-/// values schema.
-#[derive(Debug, thiserror::Error)]
-pub enum ValuesError {
-    /// A `--set` or `--set-string` expression is not Helm's syntax.
-    #[error("invalid {flag} expression `{expr}`: {message}")]
-    Set {
-        /// `--set` or `--set-string`.
-        flag: &'static str,
-        /// The expression.
-        expr: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A values file is not a map at its top level.
-    #[error("values file `{file}` must hold a map at the top level, found {found}")]
-    NotAMap {
-        /// The file.
-        file: String,
-        /// The JSON type found.
-        found: &'static str,
-    },
-    /// An offline overlay the profile names does not exist.
-    #[error("profile `{profile}` names offline values `{name}` at /spec/offlineValues, but `{path}` does not exist")]
-    MissingOverlay {
-        /// The profile.
-        profile: String,
-        /// The overlay name.
-        name: String,
-        /// Where it was looked for.
-        path: String,
-    },
-    /// The merged values break `values.schema.json`.
-    #[error("values do not match `{schema}`:{}", violation_lines(.violations))]
-    Schema {
-        /// The schema file.
-        schema: String,
-        /// Each violation, with the layer that set the value where known.
-        violations: Vec<Violation>,
-    },
-}
-
-/// One `--set` / `--set-string` as given on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `--set` / `--set-string` as given on the command line (in a
+/// request: `{"set": "a.b=c"}` or `{"setString": "a.b=c"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum SetValue {
     /// `--set EXPR`: typed scalars.
+    #[serde(rename = "set")]
     Typed(String),
     /// `--set-string EXPR`: every value a string.
+    #[serde(rename = "setString")]
     String(String),
 }
 
@@ -83,13 +45,39 @@ impl SetValue {
     }
 }
 
+/// One values layer the user adds: a file (`-f FILE`), or YAML/JSON text
+/// given inline (`{"inline": {"name": "ci.yaml", "text": "..."}}` in a
+/// request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValuesFile {
+    /// A file on disk.
+    Path(PathBuf),
+    /// Text held in memory, named for messages.
+    Inline {
+        /// How messages name it.
+        name: String,
+        /// YAML (or JSON) holding a map.
+        text: String,
+    },
+}
+
+impl From<PathBuf> for ValuesFile {
+    fn from(path: PathBuf) -> Self {
+        ValuesFile::Path(path)
+    }
+}
+
 /// The user's additions to the stack, in command-line order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserValues {
-    /// `-f FILE`, in order.
-    pub files: Vec<PathBuf>,
+    /// `-f FILE` (or inline texts), in order.
+    #[serde(default)]
+    pub files: Vec<ValuesFile>,
     /// `--set` and `--set-string`; Helm applies every `--set` before any
     /// `--set-string`, and so does meshctl.
+    #[serde(default)]
     pub sets: Vec<SetValue>,
 }
 
@@ -252,9 +240,13 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
         merge_into(&mut merged, layer);
     }
 
-    for path in &user.files {
-        let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    for values_file in &user.files {
+        let (file, bytes) = match values_file {
+            ValuesFile::Path(path) => {
+                (path.display().to_string(), std::fs::read(path).map_err(|e| Error::io(path, e))?)
+            }
+            ValuesFile::Inline { name, text } => (name.clone(), text.as_bytes().to_vec()),
+        };
         let text = std::str::from_utf8(&bytes).map_err(|e| yaml::YamlError {
             file: file.clone(),
             line: None,
@@ -275,9 +267,9 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
     for set in ordered {
         let as_string = matches!(set, SetValue::String(_));
         let invalid = |message: String| ValuesError::Set { flag: set.flag(), expr: set.expr().to_owned(), message };
-        apply_set(&mut merged, set.expr(), as_string).map_err(invalid)?;
+        apply_set_expression(&mut merged, set.expr(), as_string).map_err(invalid)?;
         let mut alone = Value::Object(Map::new());
-        apply_set(&mut alone, set.expr(), as_string).map_err(invalid)?;
+        apply_set_expression(&mut alone, set.expr(), as_string).map_err(invalid)?;
         layers.push(LayerRecord {
             source: "set",
             file: None,
@@ -294,10 +286,7 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
 fn check_schema(assets: &Assets, merged: &Value, provenance: &[(String, Value)]) -> Result<()> {
     let schema_path = format!("{CHART_DIR}/values.schema.json");
     let schema_file = assets.display_path(&schema_path);
-    let schema: Value = serde_json::from_str(assets.text(&schema_path)?)
-        .map_err(|e| Error::Assets(format!("`{schema_file}` is not JSON: {e}")))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| Error::Assets(format!("`{schema_file}` is not a valid JSON schema: {e}")))?;
+    let validator = assets.json_schema(&schema_path)?;
     let mut violations = schema_violations(&validator, merged);
     if violations.is_empty() {
         return Ok(());
@@ -316,26 +305,8 @@ fn as_map(file: &str, v: Value) -> Result<Value> {
     match v {
         Value::Object(_) => Ok(v),
         Value::Null => Ok(Value::Object(Map::new())),
-        other => Err(ValuesError::NotAMap { file: file.to_owned(), found: json_type(&other) }.into()),
+        other => Err(ValuesError::NotAMap { file: file.to_owned(), found: yaml::type_name(&other) }.into()),
     }
-}
-
-/// The JSON type name of a value, for messages.
-pub fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

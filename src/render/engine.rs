@@ -21,6 +21,7 @@ use tera::{Context, Tera};
 use crate::assets::Assets;
 use crate::error::Result;
 use crate::render::RenderError;
+use crate::yaml::encode_json;
 
 /// The filter every chart expression must end with.
 pub const ENCODING_FILTER: &str = "json";
@@ -129,22 +130,6 @@ fn register(tera: &mut Tera) {
     tera.register_function("get_env", |_: &HashMap<String, Value>| -> tera::Result<Value> {
         Err(tera::Error::msg("`get_env` is disabled: templates read only values, never the environment"))
     });
-}
-
-/// Writes a value as JSON that is also a YAML flow scalar or collection.
-/// Besides JSON's own escapes, it escapes the characters YAML treats as line
-/// breaks or forbids (NEL, LS, PS, BOM, C1 controls), so the parsed value is
-/// exactly the input.
-pub fn encode_json(value: &Value) -> String {
-    let raw = serde_json::to_string(value).expect("JSON values serialize");
-    let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
-        match c {
-            '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn json_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {

@@ -9,12 +9,15 @@ use serde_json::{json, Map, Value};
 use tera::Context;
 
 use crate::assets::Assets;
+use crate::assets::CHART_DIR;
+use crate::digest::sha256;
 use crate::error::{Error, Result};
+use crate::kinds::{Scope, Tier};
+use crate::profile::values::Values;
 use crate::profile::EffectiveProfile;
 use crate::render::engine::{Engine, Policy};
 use crate::render::terraform::tfvars;
 use crate::render::RenderError;
-use crate::values::{sha256, Values, CHART_DIR};
 use crate::yaml;
 
 /// `Chart.yaml`'s identity.
@@ -34,8 +37,8 @@ pub struct ChartMeta {
 pub struct RenderedObject {
     /// File name under `manifests/`: `<tier>-<kind>-<name>.yaml`.
     pub file_name: String,
-    /// Apply tier (see [`tier_of`]).
-    pub tier: u8,
+    /// Apply tier.
+    pub tier: Tier,
     /// The template that produced it (Tera name).
     pub template: String,
     /// The object.
@@ -82,44 +85,6 @@ pub struct RenderSet {
     pub record: Value,
 }
 
-/// Apply tier of a kind: CRDs, namespaces, identity/config/storage,
-/// services, workloads, traffic and scaling policy, post-deploy jobs.
-pub fn tier_of(kind: &str) -> u8 {
-    match kind {
-        "CustomResourceDefinition" => 0,
-        "Namespace" => 1,
-        "ServiceAccount"
-        | "Role"
-        | "ClusterRole"
-        | "RoleBinding"
-        | "ClusterRoleBinding"
-        | "ConfigMap"
-        | "Secret"
-        | "PersistentVolumeClaim"
-        | "StorageClass"
-        | "PriorityClass"
-        | "LimitRange"
-        | "ResourceQuota"
-        | "SecretStore"
-        | "ClusterSecretStore"
-        | "ExternalSecret" => 2,
-        "Service" => 3,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Pod" | "CronJob" => 4,
-        "Job" => 6,
-        _ => 5,
-    }
-}
-
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "ClusterSecretStore",
-];
-
 /// Renders the chart and the Terraform module for one profile environment
 /// with already-built values.
 pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) -> Result<RenderSet> {
@@ -155,7 +120,7 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
                 message,
             })?;
             let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-            let cluster_scoped = CLUSTER_SCOPED.contains(&kind.as_str());
+            let cluster_scoped = Scope::of(&kind) == Some(Scope::Cluster);
             if cluster_scoped {
                 if let Some(m) = object["metadata"].as_object_mut() {
                     m.remove("namespace");
@@ -164,9 +129,9 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
                 object["metadata"]["namespace"] = merged["namespace"].clone();
             }
             add_labels(&mut object, merged, &chart);
-            let tier = tier_of(&kind);
+            let tier = Tier::of(&kind);
             let obj_name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let file_name = format!("{tier:02}-{}-{}.yaml", kind.to_ascii_lowercase(), file_safe(&obj_name));
+            let file_name = format!("{:02}-{}-{}.yaml", tier.number(), kind.to_ascii_lowercase(), file_safe(&obj_name));
             if let Some(first) = seen.insert(file_name.clone(), shown.clone()) {
                 let ns = object["metadata"]["namespace"].as_str().map(|n| format!("{n}/")).unwrap_or_default();
                 return Err(
@@ -190,10 +155,10 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
         terraform.insert(name.clone(), tf_engine.render(&name, &tf_context)?);
     }
     if terraform.is_empty() {
-        return Err(Error::Assets(format!(
-            "no Terraform module for provider `{provider}` in `{}`",
-            assets.display_path(&tf_dir)
-        )));
+        return Err(Error::asset(
+            assets.display_path(&tf_dir),
+            format!("no Terraform module for provider `{provider}`"),
+        ));
     }
     let vars = tfvars(profile, merged);
     terraform
@@ -215,7 +180,7 @@ pub fn render_set(assets: &Assets, profile: &EffectiveProfile, values: &Values) 
                 "kind": o.kind(),
                 "namespace": o.namespace(),
                 "name": o.name(),
-                "tier": o.tier,
+                "tier": o.tier.number(),
                 "template": o.template,
                 "sha256": sha256(o.yaml.as_bytes()),
             })).collect::<Vec<_>>(),
@@ -242,14 +207,14 @@ pub fn chart_meta(assets: &Assets) -> Result<ChartMeta> {
     let shown = assets.display_path(&path);
     let doc = yaml::parse_one(&shown, assets.text(&path)?)?;
     let field = |k: &str| {
-        doc[k].as_str().map(str::to_owned).ok_or_else(|| Error::Assets(format!("`{shown}` has no string `{k}`")))
+        doc[k].as_str().map(str::to_owned).ok_or_else(|| Error::asset(shown.clone(), format!("no string `{k}`")))
     };
     Ok(ChartMeta { name: field("name")?, version: field("version")?, app_version: field("appVersion")? })
 }
 
 fn check_object(object: &Value) -> Result<(), String> {
     let Some(map) = object.as_object() else {
-        return Err(format!("expected a map, found {}", crate::values::json_type(object)));
+        return Err(format!("expected a map, found {}", yaml::type_name(object)));
     };
     for key in ["apiVersion", "kind"] {
         match map.get(key) {

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::kinds::pointer::escape;
 use crate::validate::model::Finding;
-use crate::validate::pointer::escape;
 
 #[derive(Deserialize)]
 struct Structure {

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
+use crate::kinds::pointer::escape;
 use crate::validate::model::Finding;
-use crate::validate::pointer::escape;
 use crate::validate::quantity::parse_quantity;
 
 /// Where the pod spec and pod template metadata of a kind live.

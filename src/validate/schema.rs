@@ -117,9 +117,9 @@ impl SchemaRegistry {
         let compiled = match std::fs::read_to_string(path) {
             Err(_) => None,
             Ok(text) => {
-                let schema: Value = serde_json::from_str(&text)
-                    .or_else(|_| serde_yaml::from_str(&text))
-                    .map_err(|e| format!("schema `{}` is not JSON or YAML: {e}", path.display()))?;
+                // JSON is YAML: one parser reads both.
+                let schema: Value = crate::yaml::parse_one(&path.display().to_string(), &text)
+                    .map_err(|e| format!("schema is not JSON or YAML: {e}"))?;
                 let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
                 let validator = jsonschema::options()
                     .with_base_uri(format!("file://{}", abs.display()))

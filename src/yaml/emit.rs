@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 
-use crate::render::encode_json;
 use crate::yaml::decode::decode;
 
 /// Serializes a JSON value as YAML text (block style, keys in their order,
@@ -18,6 +17,22 @@ pub fn to_yaml_string(value: &Value) -> String {
         scalar => {
             out.push_str(&inline(scalar));
             out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes a value as JSON that is also a YAML flow scalar or collection.
+/// Besides JSON's own escapes, it escapes the characters YAML treats as line
+/// breaks or forbids (NEL, LS, PS, BOM, C1 controls), so the parsed value is
+/// exactly the input.
+pub fn encode_json(value: &Value) -> String {
+    let raw = serde_json::to_string(value).expect("JSON values serialize");
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
         }
     }
     out

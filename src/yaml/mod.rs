@@ -10,7 +10,7 @@ pub mod split;
 use serde_json::Value;
 
 pub use decode::{decode, DecodeError};
-pub use emit::to_yaml_string;
+pub use emit::{encode_json, to_yaml_string};
 pub use split::{DocumentSplitter, FileProblem, RawDocument};
 
 /// A YAML input that is not well-formed, or holds something JSON cannot.
@@ -32,6 +32,19 @@ fn location(line: &Option<usize>, column: &Option<usize>) -> String {
         (Some(l), Some(c)) => format!(":{l}:{c}"),
         (Some(l), None) => format!(":{l}"),
         _ => String::new(),
+    }
+}
+
+/// The type name of a parsed value, for messages ("expected a map, found
+/// a list").
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
     }
 }
 

@@ -1,6 +1,7 @@
-//! What cluster operations report while they run. The library never
-//! prints: the CLI renders these as a progress display on a terminal, one
-//! plain line per event otherwise.
+//! What operations report while they run (cluster steps, and the actions
+//! of `ops` built on them). The library never prints: the CLI renders these
+//! as a progress display on a terminal, one plain line per event otherwise;
+//! the HTTP server can stream them.
 
 /// One thing that happened during an operation.
 #[derive(Clone, Debug, PartialEq, Eq)]

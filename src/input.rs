@@ -1,11 +1,11 @@
-//! Validation inputs: files, directories (recursive; .yaml, .yml, .json)
-//! and stdin, read as a stream of documents split on `---` lines, with the
-//! line each document starts at (the splitter lives in [`crate::yaml`]).
+//! Inputs named on the command line (or in a request): files, directories
+//! (recursive; .yaml, .yml, .json, .tf) and stdin, opened for streaming.
+//! Validation streams them document by document; `ops::prepare` reads a
+//! manifest set from them once. Splitting into documents lives in
+//! [`crate::yaml`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-
-pub use crate::yaml::split::{DocumentSplitter, FileProblem, RawDocument, MAX_DOCUMENT_BYTES};
 
 use crate::error::{Error, Result};
 

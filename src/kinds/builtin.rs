@@ -1,7 +1,17 @@
 //! The built-in kinds of the compiled-in Kubernetes version (k8s-openapi,
-//! feature `v1_33`): apiVersion, kind and the Rust type each decodes as.
-//! Generated from k8s-openapi's `Resource` impls; regenerate when the
-//! Kubernetes version changes.
+//! feature `v1_33`): apiVersion, kind, scope, and the strict typed decoding
+//! the API server applies to each. The table is generated from
+//! k8s-openapi's `Resource` impls; regenerate it when the Kubernetes
+//! version changes.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::pointer::escape;
 
 /// The Kubernetes minor version whose types meshctl validates against.
 pub const KUBERNETES_VERSION: &str = "1.33";
@@ -9,8 +19,8 @@ pub const KUBERNETES_VERSION: &str = "1.33";
 macro_rules! builtin_kinds {
     ($($api:literal $kind:literal $ty:ty;)*) => {
         /// Every built-in kind: `(apiVersion, kind, decoder)`.
-        pub(crate) static BUILTIN_KINDS: &[super::builtin::BuiltinKind] = &[
-            $(super::builtin::BuiltinKind::of::<$ty>($api, $kind),)*
+        static BUILTIN_KINDS: &[BuiltinKind] = &[
+            $(BuiltinKind::of::<$ty>($api, $kind),)*
         ];
     };
 }
@@ -107,4 +117,124 @@ builtin_kinds! {
     "v1" "Secret" k8s_openapi::api::core::v1::Secret;
     "v1" "Service" k8s_openapi::api::core::v1::Service;
     "v1" "ServiceAccount" k8s_openapi::api::core::v1::ServiceAccount;
+}
+
+/// One built-in kind: its name, scope and typed decoder.
+pub struct BuiltinKind {
+    /// `apps/v1`.
+    pub api_version: &'static str,
+    /// `Deployment`.
+    pub kind: &'static str,
+    namespaced: fn() -> bool,
+    decode: fn(&Value) -> Decoded,
+}
+
+/// What decoding a value into its Kubernetes type found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The first type error: (JSON pointer, serde's message in Kubernetes
+    /// terms), e.g. `/spec/replicas`, "invalid type: string, expected an
+    /// integer (int32)".
+    pub type_error: Option<(String, String)>,
+    /// JSON pointers of the fields the type does not know.
+    pub unknown_fields: Vec<String>,
+}
+
+impl BuiltinKind {
+    const fn of<T>(api_version: &'static str, kind: &'static str) -> Self
+    where
+        T: k8s_openapi::Resource + DeserializeOwned + 'static,
+    {
+        BuiltinKind { api_version, kind, namespaced: is_namespaced::<T>, decode: decode::<T> }
+    }
+
+    /// Whether objects of this kind live in a namespace.
+    pub fn namespaced(&self) -> bool {
+        (self.namespaced)()
+    }
+
+    /// Decodes `value` as the API server does, recording the first type
+    /// error and every unknown field.
+    pub fn decode(&self, value: &Value) -> Decoded {
+        (self.decode)(value)
+    }
+}
+
+fn is_namespaced<T: k8s_openapi::Resource + 'static>() -> bool {
+    TypeId::of::<T::Scope>() == TypeId::of::<k8s_openapi::NamespaceResourceScope>()
+}
+
+/// The built-in kind for an apiVersion and kind, if Kubernetes has it.
+pub fn lookup(api_version: &str, kind: &str) -> Option<&'static BuiltinKind> {
+    static INDEX: OnceLock<HashMap<(&'static str, &'static str), &'static BuiltinKind>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| BUILTIN_KINDS.iter().map(|k| ((k.api_version, k.kind), k)).collect())
+        .get(&(api_version, kind))
+        .copied()
+}
+
+/// The apiVersions that serve a kind of this name, to tell "wrong
+/// apiVersion" from "unknown kind" in messages.
+pub fn versions_of(kind: &str) -> Vec<&'static str> {
+    BUILTIN_KINDS.iter().filter(|k| k.kind == kind).map(|k| k.api_version).collect()
+}
+
+/// Whether a built-in kind of this name (in any apiVersion) is namespaced.
+pub fn namespaced_by_name(kind: &str) -> Option<bool> {
+    BUILTIN_KINDS.iter().find(|k| k.kind == kind).map(BuiltinKind::namespaced)
+}
+
+fn decode<T: DeserializeOwned>(value: &Value) -> Decoded {
+    let mut unknown_fields: Vec<String> = Vec::new();
+    let result: Result<T, _> = {
+        let mut record = |path: serde_ignored::Path| unknown_fields.push(pointer_of(&path));
+        let ignored = serde_ignored::Deserializer::new(value, &mut record);
+        serde_path_to_error::deserialize(ignored)
+    };
+    let type_error = result.err().map(|e| {
+        let pointer = path_pointer(e.path());
+        (pointer, type_message(&e.into_inner().to_string()))
+    });
+    Decoded { type_error, unknown_fields }
+}
+
+/// serde's messages name Rust types ("expected i32"); say it in
+/// Kubernetes terms.
+fn type_message(message: &str) -> String {
+    message
+        .replace("expected i32", "expected an integer (int32)")
+        .replace("expected i64", "expected an integer (int64)")
+        .replace("expected f64", "expected a number")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected a map", "expected an object")
+}
+
+fn path_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&escape(key));
+            }
+            Segment::Enum { variant } => {
+                out.push('/');
+                out.push_str(&escape(variant));
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn pointer_of(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}/{index}", pointer_of(parent)),
+        Path::Map { parent, key } => format!("{}/{}", pointer_of(parent), escape(key)),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => pointer_of(parent),
+    }
 }
