@@ -31,13 +31,22 @@ mkdir -p "$OUT/subset"
 for i in 000 001 002 003 004; do cp -f "$OUT/corpus/corpus-$i.yaml" "$OUT/subset/"; done
 SCHEMAS=templates/helm/testmesh/schemas
 
-# measure LABEL RESOURCES CMD...: median of 3 runs of wall, CPU (user+sys), max RSS.
+# measure LABEL RESOURCES OK_CODES CMD...: median of 3 runs of wall, CPU
+# (user+sys), max RSS. A run whose exit code is not in OK_CODES (e.g. "0 1"
+# for a validator, where 1 means it found invalid resources) stops the
+# benchmark: a fast failure must never be timed as a result.
 measure() {
-    local label=$1 n=$2; shift 2
-    local runs=()
+    local label=$1 n=$2 ok=$3; shift 3
+    local runs=() code
     for _ in 1 2 3; do
-        /usr/bin/time -o "$OUT/time" -f "%e %U %S %M" "$@" >/dev/null 2>&1 || true
-        runs+=("$(cat "$OUT/time")")
+        code=0
+        /usr/bin/time -o "$OUT/time" -f "%e %U %S %M" "$@" >"$OUT/stdout" 2>"$OUT/stderr" || code=$?
+        if [[ " $ok " != *" $code "* ]]; then
+            echo "error: '$label' exited $code (expected one of: $ok): $*" >&2
+            tail -5 "$OUT/stderr" >&2
+            exit 1
+        fi
+        runs+=("$(tail -1 "$OUT/time")")
     done
     printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p | {
         read -r wall user sys rss
@@ -52,8 +61,8 @@ PY
 
 echo "| tool | resources | wall s | CPU s | resources / CPU-s | resources / s | peak RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-measure "meshctl validate (100 files)" 100000 $MESHCTL validate --crds $SCHEMAS "$OUT/corpus"
-measure "parse only, the floor (100 files)" 100000 $PARSE "$OUT/corpus"
-measure "meshctl validate (5 files)" 5000 $MESHCTL validate --crds $SCHEMAS "$OUT/subset"
-measure "parse only (5 files)" 5000 $PARSE "$OUT/subset"
-measure "kubernetes-validate --strict -k 1.33.0 (5 files)" 5000 kubernetes-validate --strict --quiet -k 1.33.0 "$OUT"/subset/*.yaml
+measure "meshctl validate (100 files)" 100000 "0 1" $MESHCTL validate --crds $SCHEMAS "$OUT/corpus"
+measure "parse only, the floor (100 files)" 100000 "0" $PARSE "$OUT/corpus"
+measure "meshctl validate (5 files)" 5000 "0 1" $MESHCTL validate --crds $SCHEMAS "$OUT/subset"
+measure "parse only (5 files)" 5000 "0" $PARSE "$OUT/subset"
+measure "kubernetes-validate --strict -k 1.33.0 (5 files)" 5000 "0 1" kubernetes-validate --strict --quiet -k 1.33.0 "$OUT"/subset/*.yaml

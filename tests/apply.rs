@@ -40,7 +40,7 @@ impl Cluster {
     }
 
     fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new("kubectl")
+        let out = Command::new(sandbox::tools::path("kubectl"))
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")

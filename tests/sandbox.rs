@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn kubectl(kubeconfig: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
+    let out = Command::new(sandbox::tools::path("kubectl"))
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .arg("--cache-dir")

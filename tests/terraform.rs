@@ -13,7 +13,7 @@ fn terraform_fmt_accepts_every_rendered_module() {
             let tmp = tempfile::tempdir().unwrap();
             let out = render_to(tmp.path(), profile, env, &[]);
             let tf = out.join("terraform");
-            let result = Command::new("terraform")
+            let result = Command::new(sandbox::tools::path("terraform"))
                 .args(["fmt", "-check", "-recursive", "-diff"])
                 .arg(&tf)
                 .output()

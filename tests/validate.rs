@@ -222,7 +222,7 @@ fn conformance_missing_path_exits_2_naming_it() {
 }
 
 fn xmllint() -> &'static str {
-    let ok = Command::new("xmllint").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(sandbox::tools::path("xmllint")).arg("--version").output().is_ok_and(|o| o.status.success());
     assert!(ok, "xmllint is required for the JUnit schema check: apt-get install libxml2-utils (.ci/run does)");
     "xmllint"
 }
@@ -461,7 +461,7 @@ fn chart_custom_resources_match_upstream_models() {
         }
     }
     assert!(objects.len() >= 9, "{}", objects.len());
-    let mut child = Command::new("node")
+    let mut child = Command::new(sandbox::tools::path("node"))
         .arg(models.join("check.mjs"))
         .current_dir(&models)
         .stdin(std::process::Stdio::piped())

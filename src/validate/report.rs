@@ -633,7 +633,7 @@ stdin:1: ConfigMap default/settings: warning [image-tag]: whole resource
     /// Runs xmllint on `xml` with `args`, returning stdout; panics with the
     /// XML and xmllint's complaints when it fails, or when it is missing.
     fn xmllint(xml: &str, args: &[&str]) -> String {
-        let mut child = match Command::new("xmllint")
+        let mut child = match Command::new(sandbox::tools::path("xmllint"))
             .args(args)
             .arg("-")
             .stdin(Stdio::piped())

@@ -43,6 +43,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
