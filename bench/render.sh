@@ -17,7 +17,10 @@
 #    where meshctl is bench/.out/render/meshctl.bin, a copy of target/release/meshctl
 #    made right after the build;
 #    and the peak RSS of each (/usr/bin/time -v, median of 5 runs);
-# 5. prints a markdown table (also in bench/.out/render/results.md).
+# 5. times all 12 profile environments: (d) in one process
+#    (examples/render_all, checked byte for byte against (e)), (e) as 12
+#    `meshctl render` processes, (f) as 12 `helm template` processes;
+# 6. prints markdown tables (also in bench/.out/render/results.md).
 #
 # Needs: cargo, python3 with PyYAML, hyperfine, GNU time (/usr/bin/time);
 # as root it apt-get installs the last two if they are missing.
@@ -167,6 +170,29 @@ for c in "${cases[@]}"; do
   echo "$busy_before $(busy_pct)" >"$out/$c.busy.txt"
 done
 
+# All 12 profile environments: in one process (the library,
+# examples/render_all), as 12 `meshctl render` processes, and as 12
+# `helm template` processes with those renders' values. The one-process
+# output must equal the 12 processes' output, byte for byte.
+echo "== cargo build --release --example render_all" >&2
+cargo build --release --quiet --example render_all
+cp target/release/examples/render_all "$out/render_all.bin"
+profiles_envs='for p in aws gcp azure offline; do for e in dev staging prod; do'
+all_meshctl="$profiles_envs $meshctl render -p \$p -e \$e; done; done"
+all_helm="$profiles_envs $helm template testmesh bench/helm-chart/testmesh -f $out/profile-\$p-\$e/values.yaml; done; done"
+"$out/render_all.bin" >"$out/all12.one-process.yaml"
+bash -ec "$all_meshctl" >"$out/all12.processes.yaml"
+cmp "$out/all12.one-process.yaml" "$out/all12.processes.yaml" ||
+  { echo "render.sh: examples/render_all differs from 12 meshctl renders" >&2; exit 1; }
+busy_before="$(settle)"
+echo "== hyperfine, all 12 profile environments (machine ${busy_before}% busy just before)" >&2
+hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic \
+  --export-json "$out/all12.hyperfine.json" \
+  -n "(d) 12 renders in one meshctl process" "$out/render_all.bin >/dev/null" \
+  -n "(e) 12 meshctl render processes" "bash -ec '$all_meshctl' >/dev/null" \
+  -n "(f) 12 helm template processes" "bash -ec '$all_helm' >/dev/null" >&2
+echo "$busy_before $(busy_pct)" >"$out/all12.busy.txt"
+
 {
   echo "meshctl $rev$dirty, $("$helm" version --short), $(hyperfine --version), $(rustc --version | cut -d' ' -f1-2)"
   echo "$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), shared"
@@ -196,5 +222,15 @@ for case in cases:
     print(f"\n{name}: (a) {a*1000:.1f} ms vs (b) {b*1000:.1f} ms: {faster} is {ratio:.2f}x faster in mean wall time "
           f"(machine {busy[0]}% busy just before timing, {busy[1]}% just after).", end="")
 print()
+res = json.load(open(f"{out}/all12.hyperfine.json"))["results"]
+busy = open(f"{out}/all12.busy.txt").read().split()
+print("\nAll 12 profile environments (aws, gcp, azure, offline × dev, staging, prod), "
+      f"machine {busy[0]}% busy just before timing, {busy[1]}% just after:\n")
+print("| command | mean ± σ | median | min … max | user + sys |")
+print("| --- | ---: | ---: | ---: | ---: |")
+for r in res:
+    ms = lambda s: f"{s * 1000:.1f} ms"
+    print(f"| {r['command']} | {ms(r['mean'])} ± {ms(r['stddev'])} | {ms(r['median'])} | "
+          f"{ms(r['min'])} … {ms(r['max'])} | {ms(r['user'] + r['system'])} |")
 PY
 } | tee "$out/results.md"
