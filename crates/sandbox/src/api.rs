@@ -502,6 +502,10 @@ fn watch_stream(
     }
     let requested = query.get("resourceVersion").unwrap_or("");
     let bookmarks = query.flag("allowWatchBookmarks");
+    // Streaming lists (KEP-3157, what kubectl 1.35+ asks for in `wait` and
+    // `get -w`): the current state as ADDED events, then a bookmark
+    // annotated `k8s.io/initial-events-end`, then the changes.
+    let send_initial_events = query.flag("sendInitialEvents");
     let timeout = query
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
@@ -526,7 +530,7 @@ fn watch_stream(
     }
     let mut initial = Vec::new();
     let start_rv = match requested.parse::<u64>() {
-        Ok(rv) if rv > 0 => rv,
+        Ok(rv) if rv > 0 && !send_initial_events => rv,
         _ => {
             let (items, rv) = shared.api.store.list(&rt.group, &rt.plural, ns.as_deref());
             initial = items;
@@ -581,6 +585,13 @@ fn watch_stream(
         }
         for o in initial.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
             send!(event_line("ADDED", &relabel(o)));
+        }
+        if send_initial_events {
+            let end = json!({"kind": rt.kind, "apiVersion": api_version, "metadata": {
+                "resourceVersion": start_rv.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            }});
+            send!(event_line("BOOKMARK", &end));
         }
         for c in backlog.iter().filter(|c| matches(c)) {
             last_rv = c.rv;

@@ -142,6 +142,10 @@ fn kubectl_gets_applies_server_side_reads_back_and_deletes() {
     assert!(service["spec"]["clusterIP"].as_str().unwrap().starts_with("10.96."));
     let pods = kubectl.ok(&["get", "pods", "-n", "shop"]);
     assert_eq!(pods.lines().filter(|l| l.contains("1/1") && l.contains("Running")).count(), 2, "{pods}");
+    // kubectl 1.35+ waits through a streaming list (sendInitialEvents):
+    // it must see the state and the end-of-initial-events bookmark.
+    let waited = kubectl.ok(&["wait", "--for=condition=Available", "deployment/web", "-n", "shop", "--timeout=20s"]);
+    assert!(waited.contains("condition met"), "{waited}");
 
     // Re-applying the same file changes nothing.
     let before = deployment["metadata"]["resourceVersion"].clone();
