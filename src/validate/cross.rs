@@ -135,29 +135,38 @@ pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap
         }
     }
 
-    // Index pod templates and network policies by namespace: every check
-    // below looks only within one namespace.
-    let mut pods: HashMap<&str, Vec<PodTemplate>> = HashMap::new();
+    // Index pod templates by namespace and label, and network policies by
+    // namespace: every check below looks only within one namespace, finds
+    // the templates a selector selects through the label index (the
+    // smallest posting list of its requirements), and shares the answer
+    // with every object that has the same selector. So cost grows with the
+    // number of objects and of matches, not with their product, however
+    // many workloads share a namespace and labels.
+    let mut pods: HashMap<&str, PodIndex> = HashMap::new();
     let mut policies: HashMap<&str, Vec<&Selector>> = HashMap::new();
     for f in all.iter().flatten() {
         if let Some((labels, ports)) = f.pods.as_deref() {
-            pods.entry(f.namespace.as_str()).or_default().push((labels, ports));
+            pods.entry(f.namespace.as_str()).or_default().add((labels, ports));
         }
         if let Some(selector) = &f.network_policy {
             policies.entry(f.namespace.as_str()).or_default().push(selector);
         }
     }
-    let none = Vec::new();
+    let empty = PodIndex::default();
+    let mut memo: HashMap<(&str, String), Selected> = HashMap::new();
     for (i, f) in all.iter().enumerate() {
         let Some(f) = f else { continue };
-        let in_namespace = pods.get(f.namespace.as_str()).unwrap_or(&none);
+        let index = pods.get(f.namespace.as_str()).unwrap_or(&empty);
+        let mut selected = |selector: &Selector| {
+            memo.entry((f.namespace.as_str(), selector.key())).or_insert_with(|| index.select(selector)).clone()
+        };
         if let Some((selector, named)) = f.service.as_deref() {
-            let selected: Vec<_> = in_namespace.iter().filter(|(labels, _)| selector.matches(labels)).collect();
+            let found = selected(selector);
             // Pods from outside the input may carry the port: only judge
             // when the input holds pods this Service selects.
-            if !selected.is_empty() {
+            if found.any {
                 for (pointer, name) in named {
-                    if !selected.iter().any(|(_, ports)| ports.contains(name)) {
+                    if !found.ports.contains(name) {
                         out.entry(i).or_default().push(Finding::error(
                             "service-target-port",
                             Some(pointer.clone()),
@@ -168,7 +177,7 @@ pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap
             }
         }
         if let Some(selector) = &f.pdb {
-            if !in_namespace.iter().any(|(labels, _)| selector.matches(labels)) {
+            if !selected(selector).any {
                 out.entry(i).or_default().push(Finding {
                     rule: "selector",
                     severity: Severity::Warning,
@@ -190,4 +199,76 @@ pub fn check(all: &[Option<Facts>], locate: impl Fn(usize) -> String) -> HashMap
         }
     }
     out
+}
+
+/// What a selector selects among a namespace's pod templates: whether any,
+/// and the container port names they declare.
+#[derive(Debug, Clone, Default)]
+struct Selected {
+    any: bool,
+    ports: std::sync::Arc<HashSet<String>>,
+}
+
+/// One namespace's pod templates, with a posting list per label
+/// (key, value) and per label key.
+#[derive(Default)]
+struct PodIndex<'a> {
+    templates: Vec<PodTemplate<'a>>,
+    by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
+    by_key: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> PodIndex<'a> {
+    fn add(&mut self, template: PodTemplate<'a>) {
+        let at = self.templates.len();
+        for (k, v) in template.0 {
+            self.by_label.entry((k.as_str(), v.as_str())).or_default().push(at);
+            self.by_key.entry(k.as_str()).or_default().push(at);
+        }
+        self.templates.push(template);
+    }
+
+    /// The templates that could match: the smallest posting list among the
+    /// selector's requirements that narrow (a label, `In`, `Exists`), or
+    /// every template when none does.
+    fn candidates(&self, selector: &Selector) -> Vec<usize> {
+        let mut best: Option<Vec<usize>> = None;
+        let mut consider = |list: Vec<usize>| {
+            if best.as_ref().is_none_or(|b| list.len() < b.len()) {
+                best = Some(list);
+            }
+        };
+        for (k, v) in &selector.labels {
+            consider(self.by_label.get(&(k.as_str(), v.as_str())).cloned().unwrap_or_default());
+        }
+        for (k, op, values) in &selector.expressions {
+            match op.as_str() {
+                "In" => {
+                    let mut list: Vec<usize> = values
+                        .iter()
+                        .flat_map(|v| self.by_label.get(&(k.as_str(), v.as_str())).into_iter().flatten().copied())
+                        .collect();
+                    list.sort_unstable();
+                    list.dedup();
+                    consider(list);
+                }
+                "Exists" => consider(self.by_key.get(k.as_str()).cloned().unwrap_or_default()),
+                _ => {}
+            }
+        }
+        best.unwrap_or_else(|| (0..self.templates.len()).collect())
+    }
+
+    fn select(&self, selector: &Selector) -> Selected {
+        let mut ports = HashSet::new();
+        let mut any = false;
+        for at in self.candidates(selector) {
+            let (labels, named) = self.templates[at];
+            if selector.matches(labels) {
+                any = true;
+                ports.extend(named.iter().cloned());
+            }
+        }
+        Selected { any, ports: std::sync::Arc::new(ports) }
+    }
 }

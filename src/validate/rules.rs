@@ -237,6 +237,12 @@ impl Selector {
         Some(Selector { labels: string_map(v), expressions: Vec::new() })
     }
 
+    /// A canonical text of the selector, equal for equal selectors (to
+    /// share what they select).
+    pub fn key(&self) -> String {
+        format!("{:?}{:?}", self.labels, self.expressions)
+    }
+
     /// Matches nothing-in-particular: selects everything.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.expressions.is_empty()
@@ -319,6 +325,15 @@ fn check_pod_spec(base: &str, pod: &Value, out: &mut Vec<Finding>) {
                         format!("container name `{name}` {e}"),
                     ));
                 }
+            }
+            // The OpenAPI schema leaves `image` optional; the API server's
+            // validateContainers requires it (`...image: Required value`).
+            if c.is_object() && c["image"].as_str().is_none_or(|i| i.trim().is_empty()) {
+                out.push(Finding::error(
+                    "container-image",
+                    Some(format!("{at}/image")),
+                    "missing `image`: the API server requires an image for every container",
+                ));
             }
             let named = check_ports(&at, c, &mut port_names, out);
             for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
@@ -552,6 +567,7 @@ mod tests {
             ("requests-exceed-limits", "/spec/containers/0/resources/requests/cpu"),
             ("container-name", "/spec/containers/1/name"),
             ("port-name", "/spec/containers/1/ports/0/name"),
+            ("container-image", "/spec/containers/0/image"),
         ] {
             assert!(f.contains(&(rule, at.to_owned())), "missing {rule} at {at}: {f:?}");
         }
