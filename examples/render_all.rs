@@ -16,8 +16,11 @@ fn main() {
     let mut out = Vec::new();
     for profile in ["aws", "gcp", "azure", "offline"] {
         for environment in ["dev", "staging", "prod"] {
-            let request =
-                RenderRequest { profile: profile.into(), environment: environment.into(), values: UserValues::default() };
+            let request = RenderRequest {
+                profile: profile.into(),
+                environment: environment.into(),
+                values: UserValues::default(),
+            };
             let set = ops::render(&ctx, &request).unwrap_or_else(|e| {
                 eprintln!("render_all: {profile}/{environment}: {e}");
                 std::process::exit(2);

@@ -21,6 +21,8 @@ pub enum Origin {
     Embedded,
     /// Read from this directory.
     Dir(PathBuf),
+    /// Given in memory (tests, fuzzing, a request).
+    Memory,
 }
 
 /// An in-memory tree of asset files keyed by their path relative to the
@@ -36,6 +38,11 @@ impl Assets {
     pub fn embedded() -> Self {
         let files = embedded::EMBEDDED.iter().map(|(path, bytes)| ((*path).to_owned(), bytes.to_vec())).collect();
         Assets { origin: Origin::Embedded, files }
+    }
+
+    /// Assets given in memory: project path → content.
+    pub fn from_files<P: Into<String>, B: Into<Vec<u8>>>(files: impl IntoIterator<Item = (P, B)>) -> Self {
+        Assets { origin: Origin::Memory, files: files.into_iter().map(|(p, b)| (p.into(), b.into())).collect() }
     }
 
     /// Reads `templates/`, `profiles/` and `offline-values/` under `root`.
@@ -95,7 +102,7 @@ impl Assets {
     /// path for embedded assets.
     pub fn display_path(&self, rel: &str) -> String {
         match &self.origin {
-            Origin::Embedded => rel.to_owned(),
+            Origin::Embedded | Origin::Memory => rel.to_owned(),
             Origin::Dir(root) => root.join(rel).display().to_string(),
         }
     }

@@ -22,7 +22,7 @@
 //! - ground floor: [`yaml`] (the one YAML reader and writer), [`kinds`]
 //!   (what meshctl knows about Kubernetes kinds), [`input`] (files,
 //!   directories, stdin), [`assets`], [`digest`], [`clock`], [`events`],
-//!   [`violation`], [`error`] (which gathers each stage's error type);
+//!   [`violation`], [`sensitive`], [`error`] (which gathers each stage's error type);
 //! - stages: [`profile`] (profiles and the values stack), [`render`]
 //!   (hardened Tera, the render set, output), [`validate`] (offline
 //!   validation), [`cluster`] (everything that talks to a cluster);
@@ -41,6 +41,7 @@ pub mod kinds;
 pub mod ops;
 pub mod profile;
 pub mod render;
+pub mod sensitive;
 pub mod validate;
 pub mod violation;
 pub mod yaml;

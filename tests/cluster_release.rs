@@ -270,6 +270,10 @@ async fn a_second_operation_is_refused_until_the_first_releases_the_lock() {
     assert!(matches!(refused, ClusterError::Locked { .. }), "{refused:?}");
     let message = refused.to_string();
     assert!(message.starts_with("operation in progress by alice@ws pid 1 (aaaaaa) since 20"), "{message}");
+    assert!(
+        message.contains("the lease expires at 20") && message.contains("a re-run after that takes it over"),
+        "{message}"
+    );
 
     // Another release is not affected.
     let other = ReleaseLock::acquire(&cluster, "default", "other", &default_holder(), long, &progress, &system())

@@ -8,6 +8,7 @@ mod cluster_release;
 mod cluster_wait_diff;
 mod errors;
 mod golden;
+mod hostile;
 mod injection;
 mod kube_types;
 mod ops;

@@ -47,6 +47,14 @@ impl TargetArgs {
     }
 }
 
+/// Names the cluster in an unreachable-cluster error.
+fn located<T>(ctx: &Context, result: Result<T>) -> Result<T> {
+    result.map_err(|e| match (e, ctx.cluster_endpoint()) {
+        (Error::Cluster(c), Some(endpoint)) => Error::Cluster(c.at(&endpoint)),
+        (e, _) => e,
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,7 +86,7 @@ pub(super) fn run_apply(ctx: Context, args: ApplyArgs) -> Result<i32> {
         atomic: args.atomic,
         lock_duration: args.lock_duration,
     };
-    let outcome = runtime()?.block_on(ops::apply(&ctx, &set, &request, interrupted()));
+    let outcome = located(&ctx, runtime()?.block_on(ops::apply(&ctx, &set, &request, interrupted())));
     // Finish the progress display before the outcome is printed.
     drop(ctx);
     match outcome? {
@@ -115,7 +123,7 @@ pub(super) fn run_diff(ctx: Context, args: DiffArgs) -> Result<i32> {
     if !set.is_valid() {
         eprintln!("warning: the set is invalid and would not be applied (see `meshctl validate`)");
     }
-    let diffs = runtime()?.block_on(ops::diff(&ctx, &set, args.show_secrets))?;
+    let diffs = located(&ctx, runtime()?.block_on(ops::diff(&ctx, &set, args.show_secrets)))?;
     let text: String = diffs.iter().map(|d| d.text.as_str()).collect();
     print_stdout(text.as_bytes())?;
     Ok(if diffs.is_empty() { EXIT_OK } else { EXIT_BAD })
@@ -124,7 +132,7 @@ pub(super) fn run_diff(ctx: Context, args: DiffArgs) -> Result<i32> {
 pub(super) fn run_status(ctx: Context, args: TargetArgs) -> Result<i32> {
     let ctx = args.context(ctx);
     let release = args.release(&ctx)?;
-    let status = runtime()?.block_on(ops::status(&ctx, &release))?;
+    let status = located(&ctx, runtime()?.block_on(ops::status(&ctx, &release)))?;
     let mut out = String::new();
     out.push_str(&format!("release: {}\nnamespace: {}\n", status.release.name, status.release.namespace));
     match &status.current {
@@ -165,7 +173,7 @@ pub(super) fn run_status(ctx: Context, args: TargetArgs) -> Result<i32> {
 pub(super) fn run_history(ctx: Context, args: TargetArgs) -> Result<i32> {
     let ctx = args.context(ctx);
     let release = args.release(&ctx)?;
-    let revisions = runtime()?.block_on(ops::history(&ctx, &release))?;
+    let revisions = located(&ctx, runtime()?.block_on(ops::history(&ctx, &release)))?;
     let mut out = format!("REVISION  STATUS      STARTED               BY{}DESCRIPTION\n", " ".repeat(30));
     for r in &revisions {
         out.push_str(&format!(
@@ -192,7 +200,7 @@ pub(super) fn run_rollback(ctx: Context, args: RollbackArgs) -> Result<i32> {
         timeout: args.timeout,
         lock_duration: args.lock_duration,
     };
-    let done = runtime()?.block_on(ops::rollback(&ctx, &request));
+    let done = located(&ctx, runtime()?.block_on(ops::rollback(&ctx, &request)));
     drop(ctx);
     let done = done?;
     print_stdout(

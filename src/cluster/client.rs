@@ -63,6 +63,8 @@ pub struct Resolved {
 pub struct Cluster {
     client: kube::Client,
     namespace: String,
+    /// `https://host:port (context NAME)`, for messages; empty when unknown.
+    endpoint: String,
     discovery: Mutex<HashMap<String, Arc<Vec<Resolved>>>>,
 }
 
@@ -70,6 +72,13 @@ impl Cluster {
     /// Connects (no request is made until the first call).
     pub async fn connect(options: &ClusterOptions) -> Result<Self, ClusterError> {
         let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+        let context_name = options.context.clone().or_else(|| {
+            let kubeconfig = match &options.kubeconfig {
+                Some(path) => Kubeconfig::read_from(path).ok(),
+                None => Kubeconfig::read().ok(),
+            };
+            kubeconfig.and_then(|k| k.current_context)
+        });
         let config = match &options.kubeconfig {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
@@ -86,18 +95,30 @@ impl Cluster {
             })?,
         };
         let namespace = options.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        let endpoint = match &context_name {
+            Some(context) => format!("{} (context {context})", config.cluster_url),
+            None => config.cluster_url.to_string(),
+        };
         let client = kube::Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
-        Ok(Cluster::from_client(client, namespace))
+        let mut cluster = Cluster::from_client(client, namespace);
+        cluster.endpoint = endpoint;
+        Ok(cluster)
     }
 
     /// Wraps an existing client (tests, the HTTP server).
     pub fn from_client(client: kube::Client, namespace: String) -> Self {
-        Cluster { client, namespace, discovery: Mutex::new(HashMap::new()) }
+        Cluster { client, namespace, endpoint: String::new(), discovery: Mutex::new(HashMap::new()) }
     }
 
     /// The underlying kube-rs client.
     pub fn client(&self) -> &kube::Client {
         &self.client
+    }
+
+    /// The API server's URL and the kubeconfig context, for messages
+    /// (empty for a client built elsewhere).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The namespace for objects that name none.

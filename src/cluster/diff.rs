@@ -35,27 +35,8 @@ use serde_json::Value;
 
 use super::client::{object_id, with_retries, Cluster};
 use super::error::ClusterError;
+pub use crate::sensitive::{is_sensitive_key, is_url_with_password, REFERENCE_SUFFIXES, SENSITIVE_WORDS};
 use crate::yaml::to_yaml_string;
-
-/// Words that make a key's value sensitive (matched as substrings of the
-/// key lowercased without `-`, `_` and `.`).
-pub const SENSITIVE_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "privatekey",
-    "credential",
-    "accesskey",
-    "dsn",
-    "connectionstring",
-    "connstr",
-];
-
-/// Endings of key names that refer to a secret rather than hold one.
-pub const REFERENCE_SUFFIXES: &[&str] = &["ref", "name", "names", "path", "file", "namespace"];
 
 /// The annotation `kubectl apply` (client-side) copies the whole object into.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -102,25 +83,6 @@ fn sorted(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         scalar => scalar.clone(),
     }
-}
-
-/// Whether a key's value looks secret (see the module docs).
-pub fn is_sensitive_key(key: &str) -> bool {
-    let normalized: String =
-        key.chars().filter(|c| !matches!(c, '-' | '_' | '.')).flat_map(char::to_lowercase).collect();
-    // An annotation key's prefix (`meshctl.dev/`) says nothing; its name does.
-    let normalized = normalized.rsplit('/').next().unwrap_or_default();
-    SENSITIVE_WORDS.iter().any(|w| normalized.contains(w))
-        && !REFERENCE_SUFFIXES.iter().any(|s| normalized.ends_with(s))
-}
-
-/// Whether a string is a URL carrying a password (`scheme://user:pass@host`).
-fn is_url_with_password(text: &str) -> bool {
-    let Some((_, rest)) = text.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// One step of a path into a JSON value.

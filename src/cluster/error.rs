@@ -8,12 +8,28 @@ pub enum ClusterError {
     /// No usable kubeconfig or in-cluster configuration.
     #[error("failed to configure the cluster client: {0}")]
     Config(String),
-    /// The API server could not be reached or answered with an error that
-    /// is not about a particular object.
-    #[error("the cluster API failed: {context}")]
+    /// The API server answered with an error that is not about a
+    /// particular object.
+    #[error("the cluster API refused {context}: {code} {reason}: {message}{}", status_hint(*.code))]
     Api {
         /// What was being done.
         context: String,
+        /// HTTP status.
+        code: u16,
+        /// Kubernetes reason (`Unauthorized`, `Forbidden`, ...).
+        reason: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server could not be reached (connection refused, TLS, DNS,
+    /// a timeout): the request never got an answer.
+    #[error("cannot reach the cluster API{server} while {context}")]
+    Unreachable {
+        /// What was being done.
+        context: String,
+        /// ` at https://host:port (context NAME)` once known (see
+        /// [`ClusterError::at`]), else empty.
+        server: String,
         /// The client's error.
         #[source]
         source: kube::Error,
@@ -79,12 +95,14 @@ pub enum ClusterError {
         details: String,
     },
     /// Another operation holds the release lock.
-    #[error("operation in progress by {holder} since {since}")]
+    #[error("operation in progress by {holder} since {since}; unless it renews the lock, the lease expires at {expires}, and a re-run after that takes it over")]
     Locked {
         /// The lease's holderIdentity.
         holder: String,
         /// When it acquired the lease.
         since: String,
+        /// When the lease expires unless renewed.
+        expires: String,
     },
     /// A release record is missing or unreadable.
     #[error("release `{release}`: {message}")]
@@ -124,7 +142,27 @@ pub enum ClusterError {
 impl ClusterError {
     /// Wraps a client error with what was being done.
     pub fn api(context: impl Into<String>, source: kube::Error) -> Self {
-        ClusterError::Api { context: context.into(), source }
+        let context = context.into();
+        match source {
+            // A sentence, not the client's debug dump of the Status.
+            kube::Error::Api(status) => ClusterError::Api {
+                context,
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            },
+            source => ClusterError::Unreachable { context, server: String::new(), source },
+        }
+    }
+
+    /// Names the cluster an unreachable-cluster error was about.
+    pub fn at(self, endpoint: &str) -> Self {
+        match self {
+            ClusterError::Unreachable { context, source, .. } if !endpoint.is_empty() => {
+                ClusterError::Unreachable { context, server: format!(" at {endpoint}"), source }
+            }
+            other => other,
+        }
     }
 }
 
@@ -132,5 +170,14 @@ fn rolled_back_to(revision: &Option<u32>) -> String {
     match revision {
         Some(n) => format!("revision {n}"),
         None => "the state before this release (nothing was deployed before)".to_string(),
+    }
+}
+
+/// What a user can do about an API status that is not about one object.
+fn status_hint(code: u16) -> &'static str {
+    match code {
+        401 => "\nthe cluster did not accept the credentials: the token or client certificate in the kubeconfig is wrong or expired (refresh it, e.g. with your provider's login or `aws eks update-kubeconfig`)",
+        403 => "\nthe credentials are valid but not allowed to do this: ask for a Role granting it in the release namespace",
+        _ => "",
     }
 }

@@ -129,6 +129,7 @@ impl ReleaseLock {
                 return Err(ClusterError::Locked {
                     holder: live_holder,
                     since: spec.acquire_time.map_or_else(|| "an unknown time".to_string(), |t| display_time(t.0)),
+                    expires: display_time(expires),
                 });
             }
 

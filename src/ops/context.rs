@@ -96,6 +96,11 @@ impl Context {
         Ok(cluster.as_ref())
     }
 
+    /// The cluster's URL and context for messages, once connected.
+    pub fn cluster_endpoint(&self) -> Option<String> {
+        self.cluster.get().map(|c| c.endpoint().to_string()).filter(|e| !e.is_empty())
+    }
+
     /// The namespace for objects that name none, known without connecting:
     /// the connected cluster's, else `--namespace`, else the kubeconfig
     /// context's (as kubectl picks it), else `None`.

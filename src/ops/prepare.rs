@@ -178,6 +178,10 @@ fn load(ctx: &Context, request: &PrepareRequest) -> Result<Loaded> {
             let (modules, manifests) = split_terraform(&files)?;
             let mut texts = Vec::with_capacity(manifests.len());
             for file in manifests {
+                if let Some(why) = file.skipped() {
+                    tracing::warn!(file = %file.name, "{why}");
+                    continue;
+                }
                 let mut text = String::new();
                 let mut reader = file.open().map_err(|e| Error::io(std::path::Path::new(&file.name), e))?;
                 std::io::Read::read_to_string(&mut reader, &mut text)

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 pub use super::error::ValuesError;
 use crate::assets::{Assets, CHART_DIR};
 use crate::digest::sha256;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::profile::set::apply_set_expression;
 use crate::profile::{EffectiveProfile, Provider};
 use crate::violation::schema_violations;
@@ -242,8 +242,9 @@ pub fn build_values(assets: &Assets, profile: &EffectiveProfile, user: &UserValu
 
     for values_file in &user.files {
         let (file, bytes) = match values_file {
+            // Bounded, and only a regular file: `-f /dev/zero` is refused.
             ValuesFile::Path(path) => {
-                (path.display().to_string(), std::fs::read(path).map_err(|e| Error::io(path, e))?)
+                (path.display().to_string(), crate::input::read_bytes(path, yaml::MAX_DOCUMENT_BYTES as u64)?)
             }
             ValuesFile::Inline { name, text } => (name.clone(), text.as_bytes().to_vec()),
         };
@@ -292,13 +293,38 @@ fn check_schema(assets: &Assets, merged: &Value, provenance: &[(String, Value)])
         return Ok(());
     }
     for v in &mut violations {
+        let sensitive = is_sensitive_at(merged, &v.pointer);
+        if sensitive {
+            // A value under a key like `password` never reaches a message,
+            // even when it is the wrong type.
+            if let Some(value) = merged.pointer(&v.pointer).filter(|v| !v.is_boolean() && !v.is_null()) {
+                let encoded = serde_json::to_string(value).unwrap_or_default();
+                v.message = v.message.replace(&encoded, "***");
+                if let Some(text) = value.as_str().filter(|t| !t.is_empty()) {
+                    v.message = v.message.replace(text, "***");
+                }
+            }
+        }
         if let Some((layer, _)) =
             provenance.iter().rev().find(|(_, tree)| tree.pointer(&v.pointer).is_some() && !v.pointer.is_empty())
         {
+            let layer = match layer.split_once(' ') {
+                // `--set `db.password=hunter2`` would print the value.
+                Some((flag, _)) if sensitive && flag.starts_with("--set") => format!("{flag} (value not shown)"),
+                _ => layer.clone(),
+            };
             v.message = format!("{} (set by {layer})", v.message);
         }
     }
     Err(ValuesError::Schema { schema: schema_file, violations }.into())
+}
+
+/// Whether the value at `pointer` looks secret: a key on its path is
+/// sensitive, or it is a URL with a password.
+fn is_sensitive_at(values: &Value, pointer: &str) -> bool {
+    let keys = pointer.split('/').skip(1).map(|k| k.replace("~1", "/").replace("~0", "~"));
+    keys.into_iter().any(|k| crate::sensitive::is_sensitive_key(&k))
+        || values.pointer(pointer).and_then(Value::as_str).is_some_and(crate::sensitive::is_url_with_password)
 }
 
 fn as_map(file: &str, v: Value) -> Result<Value> {

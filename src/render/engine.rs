@@ -102,6 +102,18 @@ impl Engine {
             for macro_def in template.macros.values() {
                 collect_variable_blocks(&macro_def.body, &mut blocks);
             }
+            if policy == Policy::EncodedExpressions {
+                let forbidden = forbidden_construct(&template.ast)
+                    .or_else(|| (!template.macros.is_empty()).then_some(Forbidden::Macro))
+                    .or_else(|| (!template.imported_macro_files.is_empty()).then_some(Forbidden::Macro));
+                if let Some(construct) = forbidden {
+                    return Err(RenderError::Unsafe {
+                        template: shown.clone(),
+                        line: construct.line_in(source),
+                        message: construct.message().to_owned(),
+                    });
+                }
+            }
             let lines = expression_lines(source);
             for (i, expr) in blocks.iter().enumerate() {
                 let problem = match policy {
@@ -190,6 +202,86 @@ fn collect_variable_blocks<'a>(nodes: &'a [Node], out: &mut Vec<&'a Expr>) {
             }
             _ => {}
         }
+    }
+}
+
+/// A Tera construct chart templates may not use: each can transform a
+/// value after the `json` filter encoded it, or print text no expression
+/// check sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forbidden {
+    /// `{% filter f %}...{% endfilter %}` applies filters to already printed
+    /// (encoded) text: `replace` could strip the quoting.
+    FilterSection,
+    /// Macros print their body where they are called.
+    Macro,
+    /// `{% set x = v | json %}` holds an encoded value that later filters
+    /// could transform.
+    EncodedSet,
+}
+
+impl Forbidden {
+    fn message(self) -> &'static str {
+        match self {
+            Forbidden::FilterSection => "`{% filter %}` blocks are not allowed in chart templates: they transform text after the `json` filter encoded it, so a value could change the document's structure",
+            Forbidden::Macro => "macros are not allowed in chart templates: use `{% include %}` of a checked partial (`_name.yaml`) instead",
+            Forbidden::EncodedSet => "`{% set %}` may not apply the `json` filter: encode a value only where it is printed, so nothing can transform it after encoding",
+        }
+    }
+
+    /// The 1-based line of the construct's first occurrence in `source`.
+    fn line_in(self, source: &str) -> Option<usize> {
+        let found = source.match_indices("{%").find(|(at, _)| {
+            let tag = source[at + 2..].trim_start_matches('-').trim_start();
+            match self {
+                Forbidden::FilterSection => tag.starts_with("filter"),
+                Forbidden::Macro => tag.starts_with("macro") || tag.starts_with("import"),
+                Forbidden::EncodedSet => {
+                    tag.starts_with("set") && tag.split("%}").next().is_some_and(|t| t.contains(ENCODING_FILTER))
+                }
+            }
+        });
+        found.map(|(at, _)| source[..at].matches('\n').count() + 1)
+    }
+}
+
+fn forbidden_construct(nodes: &[Node]) -> Option<Forbidden> {
+    nodes.iter().find_map(|node| match node {
+        Node::FilterSection(..) => Some(Forbidden::FilterSection),
+        Node::MacroDefinition(..) | Node::ImportMacro(..) => Some(Forbidden::Macro),
+        Node::Set(_, set) if uses_filter(&set.value, ENCODING_FILTER) => Some(Forbidden::EncodedSet),
+        Node::Block(_, block, _) => forbidden_construct(&block.body),
+        Node::Forloop(_, forloop, _) => {
+            forbidden_construct(&forloop.body).or_else(|| forloop.empty_body.as_deref().and_then(forbidden_construct))
+        }
+        Node::If(if_node, _) => if_node
+            .conditions
+            .iter()
+            .find_map(|(_, _, body)| forbidden_construct(body))
+            .or_else(|| if_node.otherwise.as_ref().and_then(|(_, body)| forbidden_construct(body))),
+        _ => None,
+    })
+}
+
+/// Whether `filter` is applied anywhere in `expr`, including inside
+/// arrays, concatenations, arguments and conditions.
+fn uses_filter(expr: &Expr, filter: &str) -> bool {
+    if expr.filters.iter().any(|f| f.name == filter || f.args.values().any(|a| uses_filter(a, filter))) {
+        return true;
+    }
+    match &expr.val {
+        ExprVal::Array(items) => items.iter().any(|e| uses_filter(e, filter)),
+        ExprVal::FunctionCall(f) => f.args.values().any(|a| uses_filter(a, filter)),
+        ExprVal::MacroCall(m) => m.args.values().any(|a| uses_filter(a, filter)),
+        ExprVal::Math(m) => uses_filter(&m.lhs, filter) || uses_filter(&m.rhs, filter),
+        ExprVal::Logic(l) => uses_filter(&l.lhs, filter) || uses_filter(&l.rhs, filter),
+        ExprVal::In(i) => uses_filter(&i.lhs, filter) || uses_filter(&i.rhs, filter),
+        ExprVal::StringConcat(c) => c
+            .values
+            .iter()
+            .any(|v| matches!(v, ExprVal::FunctionCall(f) if f.args.values().any(|a| uses_filter(a, filter)))),
+        ExprVal::Test(t) => t.args.iter().any(|a| uses_filter(a, filter)),
+        _ => false,
     }
 }
 
@@ -285,6 +377,64 @@ mod tests {
     fn expression_lines_skip_comments_and_raw() {
         let src = "a: {{ x | json }}\n{# {{ not }} #}\n{% raw %}{{ raw }}{% endraw %}\nb: {{ y | json }}\n";
         assert_eq!(expression_lines(src), vec![1, 4]);
+    }
+
+    /// Loads one chart template from a scratch project root.
+    fn load_chart_template(text: &str) -> Result<Engine, RenderError> {
+        let dir = tempfile::tempdir().unwrap();
+        let templates = dir.path().join("templates/helm/testmesh/templates");
+        std::fs::create_dir_all(&templates).unwrap();
+        std::fs::write(templates.join("t.yaml"), text).unwrap();
+        let assets = Assets::from_dir(dir.path()).unwrap();
+        match Engine::load(&assets, "templates/helm/testmesh/templates", Policy::EncodedExpressions) {
+            Ok(engine) => Ok(engine),
+            Err(crate::error::Error::Render(e)) => Err(e),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    fn refused(text: &str, expected: &str, line: usize) {
+        match load_chart_template(text) {
+            Err(RenderError::Unsafe { message, line: found, .. }) => {
+                assert!(message.contains(expected), "{message}");
+                assert_eq!(found, Some(line), "{message}");
+            }
+            Err(other) => panic!("refused for another reason: {other}"),
+            Ok(_) => panic!("accepted:\n{text}"),
+        }
+    }
+
+    #[test]
+    fn constructs_that_transform_encoded_values_are_refused() {
+        // The bypass: the filter section strips the quotes `json` added, so
+        // `x: "a\nb: c"` would become a second key.
+        refused(
+            "kind: ConfigMap\ndata:\n{% filter replace(from='\"', to='') %}  x: {{ values.x | json }}\n{% endfilter %}\n",
+            "`{% filter %}` blocks are not allowed",
+            3,
+        );
+        refused(
+            "{% if true %}\n{% filter upper %}{{ values.x | json }}{% endfilter %}\n{% endif %}\n",
+            "`{% filter %}`",
+            2,
+        );
+        refused(
+            "{% macro m(v) %}{{ v | json }}{% endmacro m %}\nx: {{ self::m(v=values.x) | json }}\n",
+            "macros are not allowed",
+            1,
+        );
+        refused(
+            "a: 1\n{% set enc = values.x | json %}\nx: {{ enc | replace(from='\"', to='') | json }}\n",
+            "`{% set %}` may not apply the `json` filter",
+            2,
+        );
+        refused("{% for i in [1] %}\n{% set_global enc = [values.x | json] %}\n{% endfor %}\n", "`{% set %}`", 2);
+    }
+
+    #[test]
+    fn plain_control_flow_and_sets_are_accepted() {
+        let text = "{% set name = release.name ~ \"-x\" %}\n{% for k in [1, 2] %}\n{% if k > 1 %}a: {{ name | json }}\n{% endif %}\n{% endfor %}\n";
+        assert!(load_chart_template(text).is_ok());
     }
 
     #[test]

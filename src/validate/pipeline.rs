@@ -12,7 +12,7 @@ use super::schema::SchemaRegistry;
 use super::{builtin, cross, lint, rules, ValidateOptions, KUBERNETES_VERSION};
 use crate::assets::Assets;
 use crate::error::{Error, Result};
-use crate::input::{self, InputFile};
+use crate::input::{self, InputFile, InputSource};
 use crate::yaml::{DocumentSplitter, RawDocument};
 
 /// apiVersion of meshctl's deployment profiles.
@@ -99,8 +99,22 @@ fn load_crds<R: std::io::BufRead>(registry: &SchemaRegistry, name: &str, docs: D
 }
 
 fn check_file(file: &InputFile, ctx: &Context) -> Vec<Checked> {
+    if let Some(why) = file.skipped() {
+        let mut c = file_error(&file.name, 1, 1, format!("skipped: {why}"));
+        c.report.status = Status::Skipped;
+        c.report.findings = vec![Finding::warning("read", None, format!("skipped: {why}"))];
+        return vec![c];
+    }
     match file.open() {
-        Ok(reader) => check_stream(&file.name, DocumentSplitter::new(reader), ctx),
+        Ok(reader) => {
+            let checked = check_stream(&file.name, DocumentSplitter::new(reader), ctx);
+            // An empty file is legitimately empty; an empty stdin is almost
+            // always a broken `render | validate -` pipe.
+            if checked.is_empty() && matches!(file.source, InputSource::Stdin) {
+                return vec![file_error(&file.name, 1, 1, "no input: stdin held no documents".into())];
+            }
+            checked
+        }
         Err(e) => vec![file_error(&file.name, 1, 1, format!("cannot read: {e}"))],
     }
 }

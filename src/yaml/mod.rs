@@ -11,7 +11,7 @@ use serde_json::Value;
 
 pub use decode::{decode, DecodeError};
 pub use emit::{encode_json, to_yaml_string};
-pub use split::{DocumentSplitter, FileProblem, RawDocument};
+pub use split::{DocumentSplitter, FileProblem, RawDocument, MAX_DOCUMENT_BYTES};
 
 /// A YAML input that is not well-formed, or holds something JSON cannot.
 #[derive(Debug, thiserror::Error)]

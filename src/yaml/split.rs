@@ -58,7 +58,7 @@ impl<R: BufRead> DocumentSplitter<R> {
         let mut oversized = false;
         loop {
             self.buf.clear();
-            let read = match self.reader.read_until(b'\n', &mut self.buf) {
+            let read = match read_line_bounded(&mut self.reader, &mut self.buf, MAX_DOCUMENT_BYTES + 1) {
                 Ok(n) => n,
                 Err(e) => {
                     self.done = true;
@@ -80,6 +80,13 @@ impl<R: BufRead> DocumentSplitter<R> {
                         offset + 1
                     ),
                 }));
+            }
+            if self.buf.len() > MAX_DOCUMENT_BYTES {
+                // One line longer than a whole document may be: only its
+                // first bytes were kept, so the document is oversized.
+                oversized = true;
+                text = String::new();
+                continue;
             }
             let line = match std::str::from_utf8(&self.buf) {
                 Ok(s) => s,
@@ -111,6 +118,39 @@ impl<R: BufRead> DocumentSplitter<R> {
                 continue;
             }
             text.push_str(line);
+        }
+    }
+}
+
+/// Reads one line (through its `\n`) into `buf`, keeping at most `max`
+/// bytes of it and discarding the rest of an overlong line, so a stream
+/// with no line breaks (`/dev/zero`, a binary blob) cannot grow memory. It
+/// returns early at a NUL byte (binary data, reported by the caller).
+/// Returns how many bytes were consumed.
+fn read_line_bounded<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(consumed);
+        }
+        let newline = chunk.iter().position(|&b| b == b'\n');
+        // Only this line's bytes: scanning the whole buffer for every line
+        // would make reading a large in-memory input quadratic.
+        let line_end = newline.map_or(chunk.len(), |n| n + 1);
+        let nul = chunk[..line_end].iter().position(|&b| b == 0);
+        let end = nul.map_or(line_end, |z| z + 1);
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..end.min(room)]);
+        let done = newline.is_some() || nul.is_some();
+        reader.consume(end);
+        consumed += end;
+        if done {
+            return Ok(consumed);
         }
     }
 }
@@ -169,6 +209,8 @@ fn is_blank(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
+
     use super::*;
 
     fn split(text: &[u8]) -> Vec<Result<RawDocument, FileProblem>> {
@@ -196,6 +238,25 @@ mod tests {
         let docs = split(b"a: 1\nb: \xff\xfe\n");
         assert_eq!(docs.len(), 1);
         assert!(docs[0].as_ref().unwrap_err().message.contains("invalid UTF-8 in line 2"));
+    }
+
+    #[test]
+    fn a_stream_of_nul_bytes_without_line_breaks_stops_at_once() {
+        // What /dev/zero gives: no newline ever. Reading must stop at the
+        // first NUL, not buffer the stream.
+        let zeros = std::io::BufReader::new(std::io::repeat(0).take(1 << 30));
+        let docs: Vec<_> = DocumentSplitter::new(zeros).collect();
+        assert_eq!(docs.len(), 1);
+        assert!(docs[0].as_ref().unwrap_err().message.contains("binary data"), "{docs:?}");
+    }
+
+    #[test]
+    fn an_endless_line_is_kept_bounded_and_reported_oversized() {
+        let long = std::io::BufReader::new(std::io::repeat(b'x').take(MAX_DOCUMENT_BYTES as u64 * 3));
+        let docs: Vec<_> = DocumentSplitter::new(long.chain(&b"\n---\nb: 2\n"[..])).collect();
+        assert_eq!(docs.len(), 2, "{docs:?}");
+        assert!(docs[0].as_ref().unwrap().text.as_ref().unwrap_err().contains("larger than 8 MiB"));
+        assert_eq!(docs[1].as_ref().unwrap().text.as_deref().unwrap(), "---\nb: 2\n");
     }
 
     #[test]

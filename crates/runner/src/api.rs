@@ -427,15 +427,38 @@ fn run_brief(r: &RunReport) -> Value {
     json!({ "id": r.id, "flow": r.flow, "outcome": r.outcome, "duration_ms": r.duration_ms })
 }
 
-async fn compare(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// `POST /v1/snapshots/compare` body: which golden set to compare against.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareRequest {
+    /// A set id (`set-00000001`); default: the newest set, which must be
+    /// intact.
+    set: Option<String>,
+}
+
+async fn compare(State(state): State<AppState>, body: Option<Json<CompareRequest>>) -> Result<Json<Value>, ApiError> {
+    let request = body.map(|Json(r)| r).unwrap_or_default();
     // Re-verify what is on disk first: a set damaged since it was read must
     // not be the reference.
     rescan(&state).await?;
-    let golden = state
-        .inner
-        .store
-        .current()
-        .ok_or_else(|| ApiError::Conflict("there is no golden snapshot set yet; seed one first".into()))?;
+    let store = &state.inner.store;
+    let golden = match &request.set {
+        Some(id) => store.get(id).map_err(ApiError::Conflict)?,
+        None => {
+            // A gate that passes against stale data is worse than one that
+            // fails: the newest set is the reference, and if it is damaged
+            // the comparison says so instead of using an older one.
+            if let Some(corrupt) = store.corrupt_newer_than_current() {
+                return Err(ApiError::Conflict(format!(
+                    "the newest snapshot set `{}` is corrupt ({}): seed a new set, or compare against an intact one with {{\"set\": \"set-NNNNNNNN\"}} (see GET /v1/snapshots)",
+                    corrupt.file, corrupt.reason
+                )));
+            }
+            store
+                .current()
+                .ok_or_else(|| ApiError::Conflict("there is no golden snapshot set yet; seed one first".into()))?
+        }
+    };
     let (flows, reports) = run_golden(&state).await?;
     let current = normalised(&flows, &reports);
     let flows = snapshots::compare(&golden, &current);

@@ -230,11 +230,8 @@ impl Executor {
                 return (report, Outcome::Error);
             }
         };
-        let mut line = String::with_capacity(request.method.as_str().len() + 1 + request.url.len());
-        line.push_str(request.method.as_str());
-        line.push(' ');
-        line.push_str(&request.url);
-        report.request = Some(line);
+        // FLOW_* values (secrets) are masked wherever a request is reported.
+        report.request = Some(format!("{} {}", request.method.as_str(), step.url.render_masked(scope)));
         // One clock read before the request and one after: the step's
         // timer, its duration and the run's deadline all derive from them.
         let started = Instant::now();

@@ -222,6 +222,25 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// The text as reports and responses show it: every `${env.FLOW_*}`
+    /// (where flows get their tokens and passwords) as `***`, the rest
+    /// substituted. References that do not resolve show as written.
+    pub fn render_masked(&self, scope: &Scope) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Env(name) if name.starts_with("FLOW_") => out.push_str("***"),
+                other => match scope.lookup(other) {
+                    Ok(Value::String(s)) => out.push_str(&s),
+                    Ok(v) => out.push_str(&v.to_string()),
+                    Err(_) => out.push_str("${...}"),
+                },
+            }
+        }
+        out
+    }
 }
 
 /// What references resolve against while a flow runs.
@@ -922,7 +941,7 @@ impl FlowCatalog {
         let mut origin: HashMap<String, String> = HashMap::new();
         for file in files {
             let shown = file.display().to_string();
-            let text = match std::fs::read_to_string(&file) {
+            let text = match read_flow_file(&file) {
                 Ok(t) => t,
                 Err(e) => {
                     problems.push(FlowProblem {
@@ -986,6 +1005,35 @@ impl FlowCatalog {
     pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<Flow>> {
         self.flows.values()
     }
+}
+
+/// The largest flow file read: a flow is a page of YAML.
+pub const MAX_FLOW_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads one flow file: only a regular file (after symlinks), of at most
+/// [`MAX_FLOW_FILE_BYTES`]. A FIFO would block the start for ever and a
+/// device like `/dev/zero` never ends; both are refused by name.
+fn read_flow_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let t = meta.file_type();
+        let what = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(std::io::Error::other(format!("{what}: a flow must be a regular file")));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX_FLOW_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FLOW_FILE_BYTES {
+        return Err(std::io::Error::other(format!("larger than {} KiB", MAX_FLOW_FILE_BYTES >> 10)));
+    }
+    Ok(text)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -1124,5 +1172,19 @@ steps:
         JsonPath::parse("$.items[*].id").unwrap().replace_all(&mut w, &Value::Null);
         assert_eq!(w["items"][0]["id"], Value::Null);
         assert_eq!(w["id"], 3);
+    }
+
+    #[test]
+    fn special_files_among_the_flows_are_refused_by_name_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), GOOD).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("z.yaml")).unwrap();
+        let fifo = dir.path().join("f.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        // Opening the FIFO would block for ever; loading must not.
+        let err = FlowCatalog::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("f.yaml") && err.contains("a FIFO"), "{err}");
+        assert!(err.contains("z.yaml") && err.contains("a device"), "{err}");
     }
 }

@@ -115,10 +115,13 @@ pub async fn serve_on(
         while !drain_state.idle() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if !drain_state.idle() {
+        // Say what happened once: either the runs finished, or the
+        // DrainTimeout error (reported by the caller) says they were not.
+        if drain_state.idle() {
+            tracing::info!("in-flight runs done; closing the listener");
+        } else {
             let _ = forced_tx.send(drain_state.in_flight());
         }
-        tracing::info!("in-flight runs done; closing the listener");
     };
     let server = std::future::IntoFuture::into_future(axum::serve(listener, app(state)).with_graceful_shutdown(drain));
     tokio::select! {

@@ -180,6 +180,26 @@ impl SnapshotStore {
         self.index.read().expect("index lock").sets.iter().find(|s| s.idempotency_key.as_deref() == Some(key)).cloned()
     }
 
+    /// A corrupt file newer than the current set: the set that should be
+    /// the reference and cannot be.
+    pub fn corrupt_newer_than_current(&self) -> Option<CorruptFile> {
+        let index = self.index.read().expect("index lock");
+        let current = index.current.as_ref().map_or(0, |c| c.sequence);
+        index.corrupt.iter().rev().find(|c| parse_file_name(&c.file).is_some_and(|seq| seq > current)).cloned()
+    }
+
+    /// The verified set `id` (`set-00000001`), read and verified again.
+    pub fn get(&self, id: &str) -> Result<Arc<SnapshotSet>, String> {
+        let name = format!("{id}.json");
+        let sequence =
+            parse_file_name(&name).ok_or_else(|| format!("`{id}` is not a snapshot set id (set-NNNNNNNN)"))?;
+        let path = self.dir.join(&name);
+        if !path.exists() {
+            return Err(format!("there is no snapshot set `{id}`"));
+        }
+        read_set(&path, sequence).map(Arc::new).map_err(|reason| format!("snapshot set `{id}` is corrupt: {reason}"))
+    }
+
     /// Sets, corrupt files and the current set.
     pub fn listing(&self) -> Listing {
         let index = self.index.read().expect("index lock");

@@ -221,3 +221,46 @@ async fn the_flows_directory_loads_and_rejects_with_file_and_line() {
     assert!(err.contains(&format!("{c}:7:15: step `s`: invalid method `GE T`")), "{err}");
     assert!(err.contains("flow name `a` is already used by"), "{err}");
 }
+
+#[tokio::test]
+async fn flow_secrets_in_a_url_are_masked_in_the_response_and_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let state = util::state(dir.path(), &[]);
+    let flow = format!(
+        r#"
+name: token-in-url
+steps:
+  - id: text
+    action: http_request
+    config:
+      url: "{u}/text?tok=${{env.FLOW_TOKEN}}"
+    assert:
+      status: 200
+"#,
+        u = upstream.url()
+    );
+    let report = run_inline(&state, &flow).await;
+    assert_eq!(report["outcome"], "passed", "{report:#}");
+    let request = report["steps"][0]["request"].as_str().unwrap();
+    assert_eq!(request, format!("GET {}/text?tok=***", upstream.url()));
+    assert!(!report.to_string().contains("s3cret"), "{report:#}");
+    // Nor in anything the runner wrote (the reports file).
+    for entry in walk(dir.path()) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&text).contains("s3cret"), "{} holds the secret", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

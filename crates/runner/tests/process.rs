@@ -162,6 +162,30 @@ async fn sigterm_turns_readiness_false_and_lets_the_run_finish() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_that_runs_out_of_time_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
+    let flows = flow_files(dir.path(), &upstream);
+    let mut env = runner_env(dir.path(), flows);
+    env.retain(|(k, _)| *k != "SHUTDOWN_TIMEOUT");
+    env.push(("SHUTDOWN_TIMEOUT", "1".to_owned()));
+    let runner = RunnerProcess::start(&env).await;
+    let url = format!("{}/v1/runs", runner.url);
+    let _run = tokio::spawn(async move { http("POST", &url, Some(json!({"flow": "slow"})), &[]).await });
+    eventually("the run to reach the upstream", || async {
+        (upstream.state.gated_hits.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    runner.signal("TERM");
+    let (status, log) = runner.wait().await;
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("1 runs were still in flight"), "{log}");
+    // Not also the contrary: the log tells one story.
+    assert!(!log.contains("in-flight runs done"), "{log}");
+    upstream.state.open_gate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_seed_keeps_the_previous_golden_set() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = Upstream::start().await;

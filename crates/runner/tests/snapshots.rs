@@ -143,8 +143,17 @@ async fn a_corrupt_set_is_reported_and_never_served() {
     let health = call(&state, "GET", "/v1/health", None).await.json();
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["checks"]["snapshots"]["status"], "warn");
-    // Compare uses the intact set: version 5 now differs from its 0.
-    let compared = call(&state, "POST", "/v1/snapshots/compare", None).await.json();
+    // Compare refuses to pass or fail against an older set in silence: it
+    // names the corrupt one.
+    let refused = call(&state, "POST", "/v1/snapshots/compare", None).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(refused.text.contains("set-00000002.json") && refused.text.contains("corrupt"), "{}", refused.text);
+    // Asked for the intact set by name, it compares: version 5 now differs
+    // from its 0.
+    let body = serde_json::json!({"set": "set-00000001"});
+    let compared = call(&state, "POST", "/v1/snapshots/compare", Some(body)).await.json();
     assert_eq!(compared["snapshot"]["id"], "set-00000001");
     assert_eq!(compared["result"], "mismatch");
+    let damaged = call(&state, "POST", "/v1/snapshots/compare", Some(serde_json::json!({"set": "set-00000002"}))).await;
+    assert_eq!(damaged.status, StatusCode::CONFLICT, "{}", damaged.text);
 }

@@ -163,6 +163,9 @@ impl Sandbox {
     /// Starts a sandbox on its own runtime (so it serves callers that are
     /// async or not alike) and returns once it accepts connections.
     pub fn start(config: SandboxConfig) -> Result<Self, Error> {
+        if let Some(dir) = &config.state_dir {
+            private_dir(dir)?;
+        }
         let credentials = tls::Credentials::load_or_generate(config.state_dir.as_deref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -324,4 +327,22 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: 
                 .await;
         });
     }
+}
+
+/// Creates `dir` (and its parents) if missing and makes it private to its
+/// owner (0700): it holds the CA key, the token and every object,
+/// Secrets included.
+pub(crate) fn private_dir(dir: &std::path::Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(dir, e))
+}
+
+/// Creates (or truncates) a file readable and writable by its owner only
+/// (0600), whatever the umask, and tightens an existing one.
+pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }

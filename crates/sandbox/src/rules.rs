@@ -12,6 +12,21 @@ use crate::status::FieldCause;
 /// Service's clusterIP are kept from it).
 pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, live: Option<&Value>, cluster_ip: impl FnOnce() -> String) {
     match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Secret") => {
+            default(obj, "type", json!("Opaque"));
+            // As the API server does: `stringData` is write-only, merged
+            // into `data` (base64), its keys winning, and never stored.
+            use base64::Engine as _;
+            if let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+                if !obj["data"].is_object() {
+                    obj["data"] = json!({});
+                }
+                for (key, value) in strings {
+                    let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                    obj["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+                }
+            }
+        }
         ("", "Namespace") => {
             let name = obj["metadata"]["name"].clone();
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
@@ -94,7 +109,6 @@ pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, live: Option<&Value>, 
                 obj["status"]["phase"] = json!("Pending");
             }
         }
-        ("", "Secret") => default(obj, "type", json!("Opaque")),
         _ => {}
     }
 }

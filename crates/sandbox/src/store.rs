@@ -92,7 +92,8 @@ impl Store {
             inner.compacted = inner.rv;
             // Rewrite the log compacted: one line per live object.
             let tmp = path.with_extension("jsonl.tmp");
-            let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            // Secrets are stored in clear: owner-only, as the directory.
+            let mut file = crate::create_private(&tmp).map_err(|e| Error::io(&tmp, e))?;
             writeln!(file, "{}", json!({"rv": inner.rv})).map_err(|e| Error::io(&tmp, e))?;
             for (key, object) in &inner.objects {
                 let line = json!({"put": key_json(key), "object": object.as_ref()});

@@ -37,10 +37,14 @@ impl Credentials {
                 let (cert, key) = generate_ca()?;
                 let token = uuid::Uuid::new_v4().simple().to_string();
                 if let Some(dir) = state_dir {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                    crate::private_dir(dir)?;
                     for (name, text) in [("ca.crt", &cert), ("ca.key", &key), ("token", &token)] {
                         let path = dir.join(name);
-                        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+                        std::io::Write::write_all(
+                            &mut crate::create_private(&path).map_err(|e| Error::io(&path, e))?,
+                            text.as_bytes(),
+                        )
+                        .map_err(|e| Error::io(&path, e))?;
                     }
                 }
                 (cert, key, token)

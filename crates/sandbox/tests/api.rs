@@ -379,6 +379,42 @@ async fn a_state_directory_keeps_objects_and_credentials_across_restarts() {
     assert!(rv(&next) > rv(&after), "resourceVersions continue from the stored ones");
 }
 
+#[tokio::test]
+async fn the_state_directory_and_its_credentials_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    // Even with a permissive umask's worth of existing access: an existing
+    // directory is tightened too.
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sandbox = start_with(sandbox::SandboxConfig { state_dir: Some(dir.clone()), ..Default::default() });
+    let cms: Api<ConfigMap> = Api::namespaced(client(&sandbox).await, "default");
+    cms.create(&PostParams::default(), &config_map("c", json!({}))).await.unwrap();
+    drop(sandbox);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the state directory");
+    for file in ["ca.key", "ca.crt", "token", "objects.jsonl"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+}
+
 fn token_of(kubeconfig: &str) -> &str {
     kubeconfig.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap()
+}
+
+#[tokio::test]
+async fn secret_string_data_is_folded_into_data_as_the_api_server_does() {
+    let sandbox = start();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client(&sandbox).await, "default");
+    let secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"kept": "YQ==", "both": "b2xk"},
+        "stringData": {"password": "hunter2", "both": "new"}
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &secret).await.unwrap();
+    let stored = serde_json::to_value(secrets.get("s").await.unwrap()).unwrap();
+    assert!(stored.get("stringData").is_none(), "{stored}");
+    assert_eq!(stored["data"], json!({"kept": "YQ==", "both": "bmV3", "password": "aHVudGVyMg=="}));
 }
