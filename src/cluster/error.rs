@@ -181,3 +181,21 @@ fn status_hint(code: u16) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unauthorised_answer_is_a_sentence_with_the_way_out() {
+        let mut status = kube::core::Status::failure("Unauthorized", "Unauthorized");
+        status.code = 401;
+        let message = ClusterError::api("reading namespace testmesh", kube::Error::Api(status.boxed())).to_string();
+        assert!(
+            message.starts_with("the cluster API refused reading namespace testmesh: 401 Unauthorized"),
+            "{message}"
+        );
+        assert!(message.contains("did not accept the credentials"), "{message}");
+        assert!(!message.contains("Status {") && !message.contains("ErrorResponse"), "no debug dump: {message}");
+    }
+}
