@@ -50,7 +50,6 @@ pub(super) fn run_quickstart(ctx: Context, args: QuickstartArgs) -> Result<i32> 
     drop(ctx);
     drop(runtime);
     let rehearsal = rehearsal?;
-    eprintln!("sandbox listening on {}", rehearsal.sandbox.url());
     let code = match &rehearsal.outcome {
         RehearsalOutcome::Invalid(_) => {
             eprintln!(

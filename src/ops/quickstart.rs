@@ -106,6 +106,7 @@ pub async fn quickstart(ctx: &Context, request: &QuickstartRequest) -> Result<Re
         ..Default::default()
     })?;
     sandbox.write_kubeconfig(&request.kubeconfig)?;
+    ctx.progress().event(crate::events::Event::Note(format!("sandbox listening on {}", sandbox.url())));
     let options = ClusterOptions { kubeconfig: Some(request.kubeconfig.clone()), ..Default::default() };
     let ctx = ctx.for_cluster(Cluster::connect(&options).await?);
     let outcome = deploy(&ctx, request).await;
