@@ -14,6 +14,7 @@ pub mod report;
 mod required;
 mod rules;
 pub mod schema;
+pub mod server_rules;
 pub mod terraform;
 
 use std::path::PathBuf;

@@ -39,6 +39,7 @@ pub fn check_object(kind: &str, object: &Value) -> Vec<Finding> {
         "PersistentVolumeClaim" => check_quantities("/spec/resources", object.pointer("/spec/resources"), &mut out),
         _ => {}
     }
+    crate::validate::server_rules::check(kind, object, &mut out);
     out
 }
 
@@ -325,15 +326,6 @@ fn check_pod_spec(base: &str, pod: &Value, out: &mut Vec<Finding>) {
                         format!("container name `{name}` {e}"),
                     ));
                 }
-            }
-            // The OpenAPI schema leaves `image` optional; the API server's
-            // validateContainers requires it (`...image: Required value`).
-            if c.is_object() && c["image"].as_str().is_none_or(|i| i.trim().is_empty()) {
-                out.push(Finding::error(
-                    "container-image",
-                    Some(format!("{at}/image")),
-                    "missing `image`: the API server requires an image for every container",
-                ));
             }
             let named = check_ports(&at, c, &mut port_names, out);
             for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
