@@ -9,25 +9,18 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use meshctl::clock::system;
 use meshctl::cluster::lock::{default_holder, ReleaseLock};
 use meshctl::cluster::release::{NewRevision, ReleaseContent, ReleaseStore, Revision, Status};
 use meshctl::cluster::{Cluster, ClusterError, Event};
 use sandbox::{Sandbox, SandboxConfig};
+
+use crate::util::connect_sandbox as connect;
 use serde_json::json;
 
 /// How long any poll may take before a test fails: a deadline, not a
 /// measurement.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn connect(sandbox: &Sandbox) -> Cluster {
-    let kubeconfig = Kubeconfig::from_yaml(sandbox.kubeconfig()).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("kube-rs accepts the kubeconfig");
-    Cluster::from_client(kube::Client::try_from(config).expect("a client"), "default".into())
-}
 
 fn start() -> Sandbox {
     Sandbox::start(SandboxConfig::default()).expect("the sandbox starts")

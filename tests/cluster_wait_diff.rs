@@ -8,11 +8,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::api::{DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use meshctl::cluster::diff::{diff_objects, Change};
 use meshctl::cluster::wait::{readiness_of, wait_ready, Readiness, WaitOptions};
 use meshctl::cluster::{Cluster, ClusterError, Event};
 use sandbox::{Sandbox, SandboxConfig};
+
+use crate::util::connect_sandbox as cluster;
 use serde_json::{json, Value};
 
 /// How long a wait that should succeed may take: a deadline, not a
@@ -22,14 +23,6 @@ const DEADLINE: Duration = Duration::from_secs(60);
 fn start() -> Sandbox {
     Sandbox::start(SandboxConfig { pod_ready_delay: Duration::from_millis(50), ..Default::default() })
         .expect("the sandbox starts")
-}
-
-async fn cluster(sandbox: &Sandbox) -> Cluster {
-    let kubeconfig = Kubeconfig::from_yaml(sandbox.kubeconfig()).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("kube-rs accepts the kubeconfig");
-    Cluster::from_client(kube::Client::try_from(config).expect("a client"), "default".into())
 }
 
 /// Server-side applies objects as meshctl does (field manager `meshctl`).

@@ -5,26 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use meshctl::assets::Assets;
 use meshctl::cluster::lock::lease_name;
 use meshctl::cluster::release::{ReleaseStore, Status};
-use meshctl::cluster::Cluster;
 use meshctl::ops::{self, ApplyOutcome, ApplyRequest, Context, NamedText, PrepareRequest, RenderRequest, Source};
 use meshctl::profile::values::{SetValue, UserValues};
 use sandbox::{Sandbox, SandboxConfig};
 
+use crate::util::connect_sandbox as connect;
+
 fn start() -> Sandbox {
     Sandbox::start(SandboxConfig { pod_ready_delay: Duration::from_millis(20), ..Default::default() })
         .expect("the sandbox starts")
-}
-
-async fn connect(sandbox: &Sandbox) -> Cluster {
-    let kubeconfig = Kubeconfig::from_yaml(sandbox.kubeconfig()).expect("the kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("kube-rs accepts the kubeconfig");
-    Cluster::from_client(kube::Client::try_from(config).expect("a client"), "default".into())
 }
 
 /// A clock stopped at 2026-01-02T03:04:05Z.

@@ -151,3 +151,13 @@ pub fn copy_project(dst: &Path) {
         copy_dir(&root().join(dir), &dst.join(dir));
     }
 }
+
+/// A kube-rs client of `sandbox`, with `default` as its namespace.
+pub async fn connect_sandbox(sandbox: &sandbox::Sandbox) -> meshctl::cluster::Cluster {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let kubeconfig = Kubeconfig::from_yaml(sandbox.kubeconfig()).expect("the kubeconfig parses");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kube-rs accepts the kubeconfig");
+    meshctl::cluster::Cluster::from_client(kube::Client::try_from(config).expect("a client"), "default".into())
+}
